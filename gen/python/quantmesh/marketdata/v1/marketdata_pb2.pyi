@@ -1,0 +1,117 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from quantmesh.common.v1 import arrow_pb2 as _arrow_pb2
+from quantmesh.common.v1 import bar_pb2 as _bar_pb2
+from quantmesh.common.v1 import time_range_pb2 as _time_range_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class IngestBarsRequest(_message.Message):
+    __slots__ = ("frequency", "source", "frame")
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    frequency: _bar_pb2.Frequency
+    source: str
+    frame: _arrow_pb2.ArrowFrame
+    def __init__(self, frequency: _Optional[_Union[_bar_pb2.Frequency, str]] = ..., source: _Optional[str] = ..., frame: _Optional[_Union[_arrow_pb2.ArrowFrame, _Mapping]] = ...) -> None: ...
+
+class IngestBarsResponse(_message.Message):
+    __slots__ = ("batch_id", "ingestion_time", "rows_received", "rows_inserted", "rows_revised", "rows_unchanged", "symbols", "quality_gate")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    INGESTION_TIME_FIELD_NUMBER: _ClassVar[int]
+    ROWS_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_INSERTED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_REVISED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_GATE_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    ingestion_time: _timestamp_pb2.Timestamp
+    rows_received: int
+    rows_inserted: int
+    rows_revised: int
+    rows_unchanged: int
+    symbols: _containers.RepeatedCompositeFieldContainer[SymbolIngestSummary]
+    quality_gate: str
+    def __init__(self, batch_id: _Optional[str] = ..., ingestion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows_received: _Optional[int] = ..., rows_inserted: _Optional[int] = ..., rows_revised: _Optional[int] = ..., rows_unchanged: _Optional[int] = ..., symbols: _Optional[_Iterable[_Union[SymbolIngestSummary, _Mapping]]] = ..., quality_gate: _Optional[str] = ...) -> None: ...
+
+class SymbolIngestSummary(_message.Message):
+    __slots__ = ("symbol", "rows_received", "rows_inserted", "rows_revised", "rows_unchanged")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    ROWS_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_INSERTED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_REVISED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    rows_received: int
+    rows_inserted: int
+    rows_revised: int
+    rows_unchanged: int
+    def __init__(self, symbol: _Optional[str] = ..., rows_received: _Optional[int] = ..., rows_inserted: _Optional[int] = ..., rows_revised: _Optional[int] = ..., rows_unchanged: _Optional[int] = ...) -> None: ...
+
+class GetBarsRequest(_message.Message):
+    __slots__ = ("symbols", "frequency", "time_range", "as_of", "max_rows_per_chunk")
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    TIME_RANGE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    MAX_ROWS_PER_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    symbols: _containers.RepeatedScalarFieldContainer[str]
+    frequency: _bar_pb2.Frequency
+    time_range: _time_range_pb2.TimeRange
+    as_of: _timestamp_pb2.Timestamp
+    max_rows_per_chunk: int
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., frequency: _Optional[_Union[_bar_pb2.Frequency, str]] = ..., time_range: _Optional[_Union[_time_range_pb2.TimeRange, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_rows_per_chunk: _Optional[int] = ...) -> None: ...
+
+class GetBarsResponse(_message.Message):
+    __slots__ = ("frame",)
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    frame: _arrow_pb2.ArrowFrame
+    def __init__(self, frame: _Optional[_Union[_arrow_pb2.ArrowFrame, _Mapping]] = ...) -> None: ...
+
+class ListSymbolsRequest(_message.Message):
+    __slots__ = ("frequency", "prefix", "page_size", "page_token")
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    frequency: _bar_pb2.Frequency
+    prefix: str
+    page_size: int
+    page_token: str
+    def __init__(self, frequency: _Optional[_Union[_bar_pb2.Frequency, str]] = ..., prefix: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSymbolsResponse(_message.Message):
+    __slots__ = ("symbols", "next_page_token")
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    symbols: _containers.RepeatedCompositeFieldContainer[SymbolInfo]
+    next_page_token: str
+    def __init__(self, symbols: _Optional[_Iterable[_Union[SymbolInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SymbolInfo(_message.Message):
+    __slots__ = ("symbol", "series")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    series: _containers.RepeatedCompositeFieldContainer[SeriesCoverage]
+    def __init__(self, symbol: _Optional[str] = ..., series: _Optional[_Iterable[_Union[SeriesCoverage, _Mapping]]] = ...) -> None: ...
+
+class SeriesCoverage(_message.Message):
+    __slots__ = ("frequency", "first_time", "last_time", "row_count")
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    FIRST_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_TIME_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    frequency: _bar_pb2.Frequency
+    first_time: _timestamp_pb2.Timestamp
+    last_time: _timestamp_pb2.Timestamp
+    row_count: int
+    def __init__(self, frequency: _Optional[_Union[_bar_pb2.Frequency, str]] = ..., first_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., row_count: _Optional[int] = ...) -> None: ...
