@@ -106,12 +106,14 @@ def validate_bars(table: pa.Table) -> None:
     n = table.num_rows
     if n == 0:
         return
-    first_bad: dict[str, tuple[int, str]] = {}
+    # (first bad row, rule order, field, description): the earliest row wins, then the rule
+    # checked first, so one row breaking several rules is reported by its most basic fault.
+    first_bad: list[tuple[int, int, str, str]] = []
 
     def flag(mask: np.ndarray, field: str, description: str) -> None:
         idx = np.flatnonzero(mask)
         if idx.size:
-            first_bad[field + description] = (int(idx[0]), field + "\x00" + description)
+            first_bad.append((int(idx[0]), len(first_bad), field, description))
 
     symbol = table.column("symbol")
     flag(
@@ -146,10 +148,11 @@ def validate_bars(table: pa.Table) -> None:
         )
     duplicate = _duplicate_rows(table)
     if duplicate is not None:
-        first_bad["dup"] = (duplicate, "time\x00the same symbol and time appear twice in the batch")
+        first_bad.append(
+            (duplicate, len(first_bad), "time", "the same symbol and time appear twice in the batch")
+        )
     if first_bad:
-        row, key = min(first_bad.values())
-        field, description = key.split("\x00", 1)
+        row, _, field, description = min(first_bad)
         raise _bad(row, field, description, table)
 
 

@@ -1,0 +1,116 @@
+"""What each `quantmesh` subcommand does (argument parsing lives in main.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from services import registry
+from services.clients.mesh import MeshClient
+from services.marketdata.domain.bar_table import Frequency
+from services.marketdata.domain.csv_formats import find_csv_files, parse_csv
+from services.runtime import telemetry
+from services.runtime.server import MeshServer
+from services.runtime.settings import RuntimeSettings
+
+out = Console(highlight=False)
+
+
+async def run(args: argparse.Namespace, settings: RuntimeSettings) -> int:
+    handler = {
+        "up": up, "status": status, "ingest": ingest, "symbols": symbols, "bars": bars,
+        "demo": demo,
+    }[args.command]
+    return await handler(args, settings)
+
+
+async def up(args: argparse.Namespace, settings: RuntimeSettings) -> int:
+    if args.port is not None:
+        settings = replace(settings, port=args.port)
+    if args.host is not None:
+        settings = replace(settings, host=args.host)
+    telemetry.setup_logging(settings.log_level, settings.log_format)
+    names = args.service or registry.service_names()
+    telemetry.setup_tracing(
+        "quantmesh-" + "-".join(names) if len(names) == 1 else "quantmesh",
+        settings.otlp_endpoint, settings.trace_sample_ratio,
+    )
+    server = MeshServer(registry.build_services(args.service, settings), settings)
+    await server.start()
+    server.stop_on_signals()
+    await server.wait()
+    return 0
+
+
+async def status(args: argparse.Namespace, settings: RuntimeSettings) -> int:
+    from services.runtime.server import OPERATIONS_SERVICE
+
+    healthy = True
+    async with MeshClient(settings) as mesh:
+        for name in registry.service_names():
+            result = await mesh.health(name).check(registry.entry(name).full_name)
+            healthy &= result.status == "SERVING"
+            detail = f"  {result.detail}" if result.detail else ""
+            out.print(f"{name:<12} {result.status:<16} {mesh.address_for(name)}{detail}")
+        ops = await mesh.health("marketdata").check(OPERATIONS_SERVICE)
+        out.print(f"{'operations':<12} {ops.status:<16} {mesh.address_for('marketdata')}")
+    return 0 if healthy else 1
+
+
+async def ingest(args: argparse.Namespace, settings: RuntimeSettings) -> int:
+    files = find_csv_files(args.paths)
+    if not files:
+        out.print("no CSV files found")
+        return 1
+    table = Table("file", "format", "symbol", "received", "inserted", "revised", "unchanged")
+    async with MeshClient(settings) as mesh:
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("ingesting", total=len(files))
+            for path in files:
+                parsed = parse_csv(path, symbol=args.symbol)
+                report = await mesh.marketdata.ingest(
+                    parsed.table, parsed.frequency, f"{parsed.format.value}:{path.name}"
+                )
+                for c in report.symbols:
+                    table.add_row(path.name, parsed.format.value, c.symbol, str(c.received),
+                                  str(c.inserted), str(c.revised), str(c.unchanged))
+                progress.advance(task)
+    out.print(table)
+    return 0
+
+
+async def symbols(args: argparse.Namespace, settings: RuntimeSettings) -> int:
+    table = Table("symbol", "frequency", "first", "last", "bars")
+    async with MeshClient(settings) as mesh:
+        for info in await mesh.marketdata.all_symbols(prefix=args.prefix):
+            for c in info.series:
+                table.add_row(info.symbol, c.frequency.value, c.first_time.isoformat(),
+                              c.last_time.isoformat(), str(c.row_count))
+    out.print(table)
+    return 0
+
+
+async def bars(args: argparse.Namespace, settings: RuntimeSettings) -> int:
+    async with MeshClient(settings) as mesh:
+        table = await mesh.marketdata.get_bars(
+            [args.symbol], Frequency(args.frequency), args.start, args.end, args.as_of
+        )
+    write_csv(table, sys.stdout.buffer)
+    return 0
+
+
+def write_csv(table: pa.Table, sink: object) -> None:
+    pacsv.write_csv(table, sink)
+
+
+async def demo(args: argparse.Namespace, settings: RuntimeSettings) -> int:
+    from services.cli.demo import run_demo
+
+    return await run_demo(args, settings)

@@ -1,0 +1,132 @@
+"""Typed async client of the marketdata service; same interface as the domain object."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+
+import grpc
+import pyarrow as pa
+
+from quantmesh.common.v1 import arrow_pb2, time_range_pb2
+from quantmesh.marketdata.v1 import marketdata_pb2 as pb
+from quantmesh.marketdata.v1 import marketdata_pb2_grpc
+from services.clients.base import ServiceClient
+from services.marketdata import codec
+from services.marketdata.domain.bar_table import STORED_BAR_SCHEMA, Frequency
+from services.marketdata.domain.service import IngestReport, SymbolInfo, SymbolPage
+from services.runtime.arrow_frames import concat_tables, decode_table, encode_table, split_table
+from services.runtime.status_codes import from_rpc_error
+from services.runtime.time_convert import to_timestamp
+
+
+class MarketDataClient(ServiceClient):
+    def __init__(self, channel: grpc.aio.Channel, **kwargs: object) -> None:
+        super().__init__(channel, **kwargs)  # type: ignore[arg-type]
+        self._stub = marketdata_pb2_grpc.MarketDataServiceStub(channel)
+
+    async def ingest(
+        self,
+        bars: pa.Table | Iterable[pa.Table],
+        frequency: Frequency | None,
+        source: str = "",
+        *,
+        timeout: float | None = None,
+    ) -> IngestReport:
+        """Send one batch (a table, or tables streamed as chunks); all rows commit or none."""
+        tables = [bars] if isinstance(bars, pa.Table) else list(bars)
+
+        def requests() -> Iterable[pb.IngestBarsRequest]:
+            index = 0
+            for table in tables:
+                for chunk in split_table(table):
+                    yield pb.IngestBarsRequest(
+                        frequency=codec.frequency_to_pb(frequency) if index == 0 else 0,
+                        source=source if index == 0 else "",
+                        frame=arrow_pb2.ArrowFrame(
+                            ipc_stream=encode_table(chunk), row_count=chunk.num_rows,
+                            chunk_index=index,
+                        ),
+                    )
+                    index += 1
+
+        try:
+            response = await self._stub.IngestBars(requests(), **self._options(timeout))
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        return codec.report_from_pb(response)
+
+    async def iter_bars(
+        self,
+        symbols: Sequence[str] = (),
+        frequency: Frequency | None = Frequency.DAILY,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        *,
+        max_rows_per_chunk: int = 0,
+        timeout: float | None = None,
+    ) -> AsyncIterator[pa.Table]:
+        """The bars as they stream in, one Arrow table per chunk."""
+        request = pb.GetBarsRequest(
+            symbols=list(symbols),
+            frequency=codec.frequency_to_pb(frequency),
+            max_rows_per_chunk=max_rows_per_chunk,
+        )
+        range_ = time_range_pb2.TimeRange()
+        if start is not None:
+            range_.start.CopyFrom(to_timestamp(start))
+        if end is not None:
+            range_.end.CopyFrom(to_timestamp(end))
+        request.time_range.CopyFrom(range_)
+        if as_of is not None:
+            request.as_of.CopyFrom(to_timestamp(as_of))
+        async for message in self._stream(self._stub.GetBars, request, timeout):
+            yield decode_table(message.frame.ipc_stream)
+
+    async def get_bars(
+        self,
+        symbols: Sequence[str] = (),
+        frequency: Frequency | None = Frequency.DAILY,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> pa.Table:
+        """All requested bars as one table (symbol, time order), as known at `as_of`."""
+        chunks = [
+            chunk
+            async for chunk in self.iter_bars(
+                symbols, frequency, start, end, as_of, timeout=timeout
+            )
+        ]
+        return concat_tables(chunks, STORED_BAR_SCHEMA)
+
+    async def list_symbols(
+        self,
+        frequency: Frequency | None = None,
+        prefix: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        *,
+        timeout: float | None = None,
+    ) -> SymbolPage:
+        request = pb.ListSymbolsRequest(
+            frequency=codec.frequency_to_pb(frequency), prefix=prefix, page_size=page_size,
+            page_token=page_token,
+        )
+        return codec.page_from_pb(await self._unary(self._stub.ListSymbols, request, timeout))
+
+    async def all_symbols(
+        self, frequency: Frequency | None = None, prefix: str = "", *, timeout: float | None = None
+    ) -> list[SymbolInfo]:
+        """Every page of `list_symbols`, concatenated."""
+        symbols: list[SymbolInfo] = []
+        token = ""
+        while True:
+            page = await self.list_symbols(frequency, prefix, 1000, token, timeout=timeout)
+            symbols += page.symbols
+            token = page.next_page_token
+            if not token:
+                return symbols

@@ -1,0 +1,72 @@
+"""One entry point to the whole mesh: a client per service, each on the right address.
+
+Addresses come from settings: `QUANTMESH_ADDRESS` for all, `QUANTMESH_<SERVICE>_ADDRESS` per
+service, so the same code runs against `quantmesh up` on a laptop and a cluster. One channel is
+opened per distinct address and shared by the clients on it.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TypeVar
+
+from grpc import aio
+
+from services.clients import policies
+from services.clients.base import ServiceClient
+from services.clients.health import HealthClient
+from services.clients.marketdata import MarketDataClient
+from services.clients.operations import OperationsClient
+from services.runtime.channels import create_channel
+from services.runtime.settings import RuntimeSettings, load
+
+C = TypeVar("C", bound=ServiceClient)
+
+
+class MeshClient:
+    def __init__(
+        self, settings: RuntimeSettings | None = None, address: str | None = None
+    ) -> None:
+        self.settings = settings or load(RuntimeSettings)
+        self._address = address
+        self._channels: dict[str, aio.Channel] = {}
+
+    def address_for(self, service: str) -> str:
+        return self._address or self.settings.address_for(service)
+
+    def channel(self, service: str) -> aio.Channel:
+        address = self.address_for(service)
+        if address not in self._channels:
+            self._channels[address] = create_channel(address, self.settings, policies.ALL)
+        return self._channels[address]
+
+    def _client(self, cls: type[C], service: str) -> C:
+        return cls(
+            self.channel(service), token=self.settings.token,
+            timeout=self.settings.default_timeout_s,
+        )
+
+    @property
+    def marketdata(self) -> MarketDataClient:
+        return self._client(MarketDataClient, "marketdata")
+
+    def operations(self, service: str) -> OperationsClient:
+        """Operations of `service`, served next to it."""
+        return self._client(OperationsClient, service)
+
+    def health(self, service: str) -> HealthClient:
+        return self._client(HealthClient, service)
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()
+
+    async def __aenter__(self) -> MeshClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

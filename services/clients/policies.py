@@ -1,0 +1,19 @@
+"""Default call behaviour of every service's methods, in one table the channel factory reads."""
+
+from __future__ import annotations
+
+from services.runtime.channels import MethodPolicy
+
+MARKETDATA = MethodPolicy(
+    "quantmesh.marketdata.v1.MarketDataService",
+    idempotent=("GetBars", "ListSymbols"),
+    unary=("ListSymbols",),
+)
+OPERATIONS = MethodPolicy(
+    "quantmesh.operations.v1.OperationsService",
+    idempotent=("GetOperation", "ListOperations", "WatchOperation"),
+    unary=("GetOperation", "ListOperations", "CancelOperation"),
+)
+HEALTH = MethodPolicy("grpc.health.v1.Health", idempotent=("Check",), unary=("Check",))
+
+ALL = (MARKETDATA, OPERATIONS, HEALTH)

@@ -1,0 +1,100 @@
+"""Protobuf <-> domain conversions for marketdata, shared by the servicer and the client."""
+
+from __future__ import annotations
+
+from quantmesh.common.v1 import bar_pb2
+from quantmesh.marketdata.v1 import marketdata_pb2 as pb
+from services.marketdata.domain.bar_table import Frequency
+from services.marketdata.domain.service import IngestReport, SymbolInfo, SymbolPage
+from services.marketdata.domain.store import Coverage, SymbolCounts
+from services.runtime.errors import InvalidArgument
+from services.runtime.time_convert import from_timestamp, to_timestamp
+
+_FREQ_TO_PB = {Frequency.DAILY: bar_pb2.FREQUENCY_DAILY, Frequency.MINUTE: bar_pb2.FREQUENCY_MINUTE}
+_FREQ_FROM_PB = {v: k for k, v in _FREQ_TO_PB.items()}
+
+
+def frequency_to_pb(frequency: Frequency | None) -> int:
+    return bar_pb2.FREQUENCY_UNSPECIFIED if frequency is None else _FREQ_TO_PB[frequency]
+
+
+def frequency_from_pb(value: int, field: str = "frequency") -> Frequency | None:
+    """None for UNSPECIFIED; InvalidArgument for a number this build does not know."""
+    if value == bar_pb2.FREQUENCY_UNSPECIFIED:
+        return None
+    if value not in _FREQ_FROM_PB:
+        raise InvalidArgument.for_field(field, f"unknown frequency {value}")
+    return _FREQ_FROM_PB[value]
+
+
+def report_to_pb(report: IngestReport) -> pb.IngestBarsResponse:
+    return pb.IngestBarsResponse(
+        batch_id=report.batch_id,
+        ingestion_time=to_timestamp(report.ingestion_time),
+        rows_received=report.rows_received,
+        rows_inserted=report.rows_inserted,
+        rows_revised=report.rows_revised,
+        rows_unchanged=report.rows_unchanged,
+        symbols=[
+            pb.SymbolIngestSummary(
+                symbol=c.symbol, rows_received=c.received, rows_inserted=c.inserted,
+                rows_revised=c.revised, rows_unchanged=c.unchanged,
+            )
+            for c in report.symbols
+        ],
+        quality_gate=report.quality_gate,
+    )
+
+
+def report_from_pb(message: pb.IngestBarsResponse) -> IngestReport:
+    return IngestReport(
+        batch_id=message.batch_id,
+        ingestion_time=from_timestamp(message.ingestion_time),
+        rows_received=message.rows_received,
+        rows_inserted=message.rows_inserted,
+        rows_revised=message.rows_revised,
+        rows_unchanged=message.rows_unchanged,
+        symbols=[
+            SymbolCounts(s.symbol, s.rows_received, s.rows_inserted, s.rows_revised,
+                         s.rows_unchanged)
+            for s in message.symbols
+        ],
+        quality_gate=message.quality_gate,
+    )
+
+
+def page_to_pb(page: SymbolPage) -> pb.ListSymbolsResponse:
+    return pb.ListSymbolsResponse(
+        symbols=[
+            pb.SymbolInfo(
+                symbol=info.symbol,
+                series=[
+                    pb.SeriesCoverage(
+                        frequency=frequency_to_pb(c.frequency),
+                        first_time=to_timestamp(c.first_time),
+                        last_time=to_timestamp(c.last_time),
+                        row_count=c.row_count,
+                    )
+                    for c in info.series
+                ],
+            )
+            for info in page.symbols
+        ],
+        next_page_token=page.next_page_token,
+    )
+
+
+def page_from_pb(message: pb.ListSymbolsResponse) -> SymbolPage:
+    symbols = []
+    for info in message.symbols:
+        series = []
+        for c in info.series:
+            frequency = frequency_from_pb(c.frequency)
+            if frequency is None:
+                continue
+            series.append(
+                Coverage(info.symbol, frequency, from_timestamp(c.first_time),
+                         from_timestamp(c.last_time), c.row_count)
+            )
+        symbols.append(SymbolInfo(info.symbol, series))
+    return SymbolPage(symbols, message.next_page_token)

@@ -1,0 +1,159 @@
+"""The marketdata domain: ingest (validate, gate, commit), bitemporal reads, symbol listing.
+
+The gRPC servicer and the typed client both speak this interface, so the contract tests run one
+suite against this object and against the service over the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+
+from services.marketdata.domain.bar_table import Frequency, normalize_bars, validate_bars
+from services.marketdata.domain.gate import IngestGate, PassThroughGate
+from services.marketdata.domain.store import BarStore, Coverage, SymbolCounts
+from services.runtime.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    OutOfRange,
+    ResourceExhausted,
+)
+from services.runtime.pagination import clamp_page_size, decode_page_token, encode_page_token
+from services.runtime.time_convert import ensure_utc
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    batch_id: str
+    ingestion_time: datetime
+    rows_received: int
+    rows_inserted: int
+    rows_revised: int
+    rows_unchanged: int
+    symbols: list[SymbolCounts]
+    quality_gate: str
+
+
+@dataclass(frozen=True)
+class SymbolInfo:
+    symbol: str
+    series: list[Coverage]
+
+
+@dataclass(frozen=True)
+class SymbolPage:
+    symbols: list[SymbolInfo]
+    next_page_token: str
+
+
+class MarketData:
+    def __init__(
+        self, store: BarStore, gate: IngestGate | None = None, max_batch_rows: int = 5_000_000
+    ) -> None:
+        self.store = store
+        self.gate: IngestGate = gate or PassThroughGate()
+        self.max_batch_rows = max_batch_rows
+        self._ingest_lock = asyncio.Lock()
+
+    async def ingest(
+        self, bars: pa.Table, frequency: Frequency | None, source: str = ""
+    ) -> IngestReport:
+        """Validate, gate and commit one batch atomically: all rows or none."""
+        if frequency is None:
+            raise InvalidArgument.for_field("frequency", "is required (1d or 1m)")
+        if bars.num_rows == 0:
+            raise InvalidArgument.for_field("frame", "the batch has no rows")
+        if bars.num_rows > self.max_batch_rows:
+            raise ResourceExhausted(
+                f"batch of {bars.num_rows} rows exceeds the limit of {self.max_batch_rows}; "
+                "split it into several ingests",
+                metadata={"rows": str(bars.num_rows), "limit": str(self.max_batch_rows)},
+            )
+        table = normalize_bars(bars)
+        await asyncio.to_thread(validate_bars, table)
+        decision = await self.gate.inspect(table, frequency, source)
+        if not decision.commit:
+            raise FailedPrecondition(
+                f"batch rejected by the quality gate: {decision.summary}", reason="QUALITY_GATE"
+            )
+        batch_id = uuid.uuid4().hex
+        async with self._ingest_lock:
+            result = await asyncio.to_thread(
+                self.store.commit, table, frequency, source, batch_id, decision.summary
+            )
+        counts = result.symbols
+        return IngestReport(
+            batch_id=batch_id, ingestion_time=result.ingested_at, rows_received=table.num_rows,
+            rows_inserted=sum(c.inserted for c in counts),
+            rows_revised=sum(c.revised for c in counts),
+            rows_unchanged=sum(c.unchanged for c in counts),
+            symbols=counts, quality_gate=decision.summary,
+        )
+
+    async def get_bars(
+        self,
+        symbols: Sequence[str] = (),
+        frequency: Frequency | None = Frequency.DAILY,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+    ) -> pa.Table:
+        """Latest revisions known at `as_of` of `symbols` (all when empty) in [start, end)."""
+        if frequency is None:
+            raise InvalidArgument.for_field("frequency", "is required (1d or 1m)")
+        start = ensure_utc(start) if start else None
+        end = ensure_utc(end) if end else None
+        if start is not None and end is not None and start >= end:
+            raise InvalidArgument.for_field(
+                "time_range", f"start {start.isoformat()} is not before end {end.isoformat()}"
+            )
+        wanted = sorted({s.strip().upper() for s in symbols})
+        if any(not s for s in wanted):
+            raise InvalidArgument.for_field("symbols", "contains an empty symbol")
+        coverage = await asyncio.to_thread(self.store.coverage, frequency, wanted)
+        missing = sorted(set(wanted) - {c.symbol for c in coverage})
+        if missing:
+            raise NotFound(
+                f"no {frequency.value} bars for symbol(s) {', '.join(missing)}",
+                reason="SYMBOL_NOT_FOUND", metadata={"symbol": ",".join(missing)},
+            )
+        if coverage:
+            first = min(c.first_time for c in coverage)
+            last = max(c.last_time for c in coverage)
+            if (start is not None and start > last) or (end is not None and end <= first):
+                raise OutOfRange(
+                    f"the requested range lies outside the stored data "
+                    f"({first.isoformat()} to {last.isoformat()})",
+                    metadata={"first_time": first.isoformat(), "last_time": last.isoformat()},
+                )
+        as_of = ensure_utc(as_of) if as_of else None
+        return await asyncio.to_thread(self.store.read, wanted, frequency, start, end, as_of)
+
+    async def list_symbols(
+        self,
+        frequency: Frequency | None = None,
+        prefix: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> SymbolPage:
+        filters = {"frequency": frequency, "prefix": prefix.upper()}
+        after = decode_page_token(page_token, filters)
+        limit = clamp_page_size(page_size, default=100, maximum=1000)
+        coverage = await asyncio.to_thread(
+            self.store.coverage, frequency, None, prefix, after, limit + 1
+        )
+        by_symbol: dict[str, list[Coverage]] = {}
+        for c in coverage:
+            by_symbol.setdefault(c.symbol, []).append(c)
+        names = list(by_symbol)
+        token = ""
+        if len(names) > limit:
+            names = names[:limit]
+            token = encode_page_token(names[-1], filters)
+        return SymbolPage([SymbolInfo(n, by_symbol[n]) for n in names], token)

@@ -1,0 +1,90 @@
+"""MarketDataService over gRPC: decode the request, call the domain, encode the reply."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pyarrow as pa
+from grpc import aio
+
+from quantmesh.common.v1 import arrow_pb2
+from quantmesh.marketdata.v1 import marketdata_pb2 as pb
+from quantmesh.marketdata.v1 import marketdata_pb2_grpc
+from services.marketdata import codec
+from services.marketdata.domain.service import MarketData
+from services.runtime.arrow_frames import DEFAULT_CHUNK_ROWS, decode_table, encode_table, split_table
+from services.runtime.errors import InvalidArgument
+from services.runtime.time_convert import optional_from_timestamp
+
+
+class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
+    def __init__(self, domain: MarketData) -> None:
+        self._domain = domain
+
+    async def IngestBars(
+        self, request_iterator: AsyncIterator[pb.IngestBarsRequest], context: aio.ServicerContext
+    ) -> pb.IngestBarsResponse:
+        chunks: list[pa.Table] = []
+        frequency = None
+        source = ""
+        index = 0
+        async for message in request_iterator:
+            declared = codec.frequency_from_pb(message.frequency, f"requests[{index}].frequency")
+            if index == 0:
+                frequency, source = declared, message.source
+            elif declared is not None and declared != frequency:
+                raise InvalidArgument.for_field(
+                    f"requests[{index}].frequency", "differs from the first message's frequency"
+                )
+            if message.HasField("frame") and message.frame.ipc_stream:
+                chunks.append(_decode_chunk(message.frame, index))
+            index += 1
+        if not chunks:
+            raise InvalidArgument.for_field("frame", "the batch has no rows")
+        try:
+            table = pa.concat_tables(chunks, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InvalidArgument.for_field("frame", f"chunks have incompatible schemas: {exc}")
+        report = await self._domain.ingest(table, frequency, source)
+        return codec.report_to_pb(report)
+
+    async def GetBars(
+        self, request: pb.GetBarsRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[pb.GetBarsResponse]:
+        if request.max_rows_per_chunk < 0:
+            raise InvalidArgument.for_field("max_rows_per_chunk", "must be >= 0")
+        frequency = codec.frequency_from_pb(request.frequency)
+        table = await self._domain.get_bars(
+            list(request.symbols),
+            frequency,
+            optional_from_timestamp(request.time_range, "start"),
+            optional_from_timestamp(request.time_range, "end"),
+            optional_from_timestamp(request, "as_of"),
+        )
+        max_rows = request.max_rows_per_chunk or DEFAULT_CHUNK_ROWS
+        for index, chunk in enumerate(split_table(table, max_rows)):
+            yield pb.GetBarsResponse(
+                frame=arrow_pb2.ArrowFrame(
+                    ipc_stream=encode_table(chunk), row_count=chunk.num_rows, chunk_index=index
+                )
+            )
+
+    async def ListSymbols(
+        self, request: pb.ListSymbolsRequest, context: aio.ServicerContext
+    ) -> pb.ListSymbolsResponse:
+        page = await self._domain.list_symbols(
+            codec.frequency_from_pb(request.frequency),
+            request.prefix,
+            request.page_size,
+            request.page_token,
+        )
+        return codec.page_to_pb(page)
+
+
+def _decode_chunk(frame: arrow_pb2.ArrowFrame, index: int) -> pa.Table:
+    try:
+        return decode_table(frame.ipc_stream)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidArgument.for_field(
+            f"requests[{index}].frame.ipc_stream", f"is not an Arrow IPC stream: {exc}"
+        ) from None

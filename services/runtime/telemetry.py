@@ -1,0 +1,109 @@
+"""OpenTelemetry and logging, set up in one place for every process.
+
+Tracer provider with the service name, parent-based ratio sampling, W3C trace context (the
+OpenTelemetry default propagator), OTLP/gRPC export when an endpoint is configured, and gRPC aio
+instrumentation for servers and clients that leaves health checks untraced.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.grpc import (
+    aio_client_interceptors,
+    aio_server_interceptor,
+    filters,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+_provider: TracerProvider | None = None
+
+
+def setup_tracing(
+    service_name: str,
+    otlp_endpoint: str = "",
+    sample_ratio: float = 1.0,
+    extra_processors: tuple[SpanProcessor, ...] = (),
+) -> TracerProvider:
+    """Install the global tracer provider once per process; later calls return the same one."""
+    global _provider
+    if _provider is not None:
+        return _provider
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service_name}),
+        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+    )
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+    for processor in extra_processors:
+        provider.add_span_processor(processor)
+    trace.set_tracer_provider(provider)
+    _provider = provider
+    return provider
+
+
+def _traced() -> Any:
+    return filters.negate(filters.health_check())
+
+
+def server_interceptor() -> Any:
+    """The OpenTelemetry server interceptor (health checks not traced)."""
+    return aio_server_interceptor(filter_=_traced())
+
+
+def client_interceptors() -> list[Any]:
+    """OpenTelemetry client interceptors that inject W3C trace context into every call."""
+    return list(aio_client_interceptors(filter_=_traced()))
+
+
+def current_trace_id() -> str:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else ""
+
+
+class _TraceContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        record.trace_id = format(context.trace_id, "032x") if context.is_valid else ""
+        record.span_id = format(context.span_id, "016x") if context.is_valid else ""
+        return True
+
+
+class _JsonFormatter(logging.Formatter):
+    _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        body.update({k: v for k, v in record.__dict__.items() if k not in self._STANDARD})
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return json.dumps(body, default=str)
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Root logging to stderr with trace and span ids on every record."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_TraceContextFilter())
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(trace_id)s] %(message)s")
+        )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

@@ -1,0 +1,35 @@
+"""Conversions between protobuf Timestamps, aware datetimes and Arrow microsecond times (UTC)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+
+def to_timestamp(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(ensure_utc(value))
+    return ts
+
+
+def from_timestamp(ts: Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def optional_from_timestamp(message: object, field: str) -> datetime | None:
+    """The field's datetime when set on `message`, else None (proto3 presence of messages)."""
+    if not message.HasField(field):  # type: ignore[attr-defined]
+        return None
+    return from_timestamp(getattr(message, field))
+
+
+def ensure_utc(value: datetime) -> datetime:
+    """Naive datetimes are read as UTC; aware ones are converted."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
