@@ -9,6 +9,7 @@ from dataclasses import replace
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -25,7 +26,11 @@ out = Console(highlight=False)
 
 async def run(args: argparse.Namespace, settings: RuntimeSettings) -> int:
     handler = {
-        "up": up, "status": status, "ingest": ingest, "symbols": symbols, "bars": bars,
+        "up": up,
+        "status": status,
+        "ingest": ingest,
+        "symbols": symbols,
+        "bars": bars,
         "demo": demo,
     }[args.command]
     return await handler(args, settings)
@@ -40,7 +45,8 @@ async def up(args: argparse.Namespace, settings: RuntimeSettings) -> int:
     names = args.service or registry.service_names()
     telemetry.setup_tracing(
         "quantmesh-" + "-".join(names) if len(names) == 1 else "quantmesh",
-        settings.otlp_endpoint, settings.trace_sample_ratio,
+        settings.otlp_endpoint,
+        settings.trace_sample_ratio,
     )
     server = MeshServer(registry.build_services(args.service, settings), settings)
     await server.start()
@@ -57,7 +63,7 @@ async def status(args: argparse.Namespace, settings: RuntimeSettings) -> int:
         for name in registry.service_names():
             result = await mesh.health(name).check(registry.entry(name).full_name)
             healthy &= result.status == "SERVING"
-            detail = f"  {result.detail}" if result.detail else ""
+            detail = f"  {escape(result.detail)}" if result.detail else ""
             out.print(f"{name:<12} {result.status:<16} {mesh.address_for(name)}{detail}")
         ops = await mesh.health("marketdata").check(OPERATIONS_SERVICE)
         out.print(f"{'operations':<12} {ops.status:<16} {mesh.address_for('marketdata')}")
@@ -79,8 +85,15 @@ async def ingest(args: argparse.Namespace, settings: RuntimeSettings) -> int:
                     parsed.table, parsed.frequency, f"{parsed.format.value}:{path.name}"
                 )
                 for c in report.symbols:
-                    table.add_row(path.name, parsed.format.value, c.symbol, str(c.received),
-                                  str(c.inserted), str(c.revised), str(c.unchanged))
+                    table.add_row(
+                        path.name,
+                        parsed.format.value,
+                        c.symbol,
+                        str(c.received),
+                        str(c.inserted),
+                        str(c.revised),
+                        str(c.unchanged),
+                    )
                 progress.advance(task)
     out.print(table)
     return 0
@@ -91,8 +104,13 @@ async def symbols(args: argparse.Namespace, settings: RuntimeSettings) -> int:
     async with MeshClient(settings) as mesh:
         for info in await mesh.marketdata.all_symbols(prefix=args.prefix):
             for c in info.series:
-                table.add_row(info.symbol, c.frequency.value, c.first_time.isoformat(),
-                              c.last_time.isoformat(), str(c.row_count))
+                table.add_row(
+                    info.symbol,
+                    c.frequency.value,
+                    c.first_time.isoformat(),
+                    c.last_time.isoformat(),
+                    str(c.row_count),
+                )
     out.print(table)
     return 0
 

@@ -41,20 +41,26 @@ def _datasets(args: argparse.Namespace) -> list[tuple[str, pa.Table, Frequency]]
 
 
 async def run_demo(args: argparse.Namespace, settings: RuntimeSettings) -> int:
-    out_dir: Path = args.out
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir: Path = args.out.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any server
     settings = replace(settings, port=0, host="127.0.0.1", data_dir=out_dir / "var")
     telemetry.setup_logging("WARNING", settings.log_format)
     telemetry.setup_tracing("quantmesh-demo", settings.otlp_endpoint, settings.trace_sample_ratio)
     server = MeshServer(registry.build_services([], settings), settings)
     port = await server.start()
     address = f"127.0.0.1:{port}"
-    console.print(f"[bold]quantmesh demo[/bold]: mesh of {', '.join(registry.service_names())} "
-                  f"serving on {address}")
+    console.print(
+        f"[bold]quantmesh demo[/bold]: mesh of {', '.join(registry.service_names())} "
+        f"serving on {address}"
+    )
     try:
         async with MeshClient(settings, address=address) as mesh:
-            columns = (TextColumn("{task.description:<28}"), BarColumn(), TextColumn(
-                "{task.completed}/{task.total}"), TimeElapsedColumn())
+            columns = (
+                TextColumn("{task.description:<28}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+            )
             with Progress(*columns, console=console) as progress:
                 datasets = _datasets(args)
                 task = progress.add_task("ingest through IngestBars", total=len(datasets))
@@ -71,9 +77,13 @@ async def run_demo(args: argparse.Namespace, settings: RuntimeSettings) -> int:
     finally:
         await server.stop(grace=1.0)
     _print_summary(summary)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    console.print(f"\nreport written to [bold]{out_dir.resolve()}[/bold] (summary.json)")
+    write_report(out_dir, summary)
+    console.print(f"\nreport written to [bold]{out_dir}[/bold] (summary.json)")
     return 0
+
+
+def write_report(out_dir: Path, summary: dict) -> None:  # type: ignore[type-arg]
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
 
 
 def _summarise(reports: list, symbols: list, stored: dict[Frequency, pa.Table]) -> dict:  # type: ignore[type-arg]
@@ -82,12 +92,18 @@ def _summarise(reports: list, symbols: list, stored: dict[Frequency, pa.Table]) 
         for c in info.series:
             bars = stored[c.frequency].filter(pc.equal(stored[c.frequency]["symbol"], info.symbol))
             closes = bars.column("close").to_pylist()
-            per_symbol.append({
-                "symbol": info.symbol, "frequency": c.frequency.value, "bars": c.row_count,
-                "first": c.first_time.date().isoformat(), "last": c.last_time.date().isoformat(),
-                "first_close": closes[0], "last_close": closes[-1],
-                "total_return": closes[-1] / closes[0] - 1,
-            })
+            per_symbol.append(
+                {
+                    "symbol": info.symbol,
+                    "frequency": c.frequency.value,
+                    "bars": c.row_count,
+                    "first": c.first_time.date().isoformat(),
+                    "last": c.last_time.date().isoformat(),
+                    "first_close": closes[0],
+                    "last_close": closes[-1],
+                    "total_return": closes[-1] / closes[0] - 1,
+                }
+            )
     return {
         "batches": len(reports),
         "rows_received": sum(r.rows_received for r in reports),
@@ -109,8 +125,15 @@ def _print_summary(summary: dict) -> None:  # type: ignore[type-arg]
     table = Table("symbol", "freq", "bars", "first", "last", "last close", "total return")
     rows = summary["symbols"]
     for row in rows[:12]:
-        table.add_row(row["symbol"], row["frequency"], f"{row['bars']:,}", row["first"],
-                      row["last"], f"{row['last_close']:.2f}", f"{row['total_return']:+.1%}")
+        table.add_row(
+            row["symbol"],
+            row["frequency"],
+            f"{row['bars']:,}",
+            row["first"],
+            row["last"],
+            f"{row['last_close']:.2f}",
+            f"{row['total_return']:+.1%}",
+        )
     if len(rows) > 12:
         table.add_row(f"... {len(rows) - 12} more", "", "", "", "", "", "")
     console.print(table)

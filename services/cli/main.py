@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from services import registry
 from services.cli import commands
@@ -44,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--address", help="mesh address for clients (default: $QUANTMESH_ADDRESS or "
-        "127.0.0.1:50051)",
+        "--address",
+        help="mesh address for clients (default: $QUANTMESH_ADDRESS or 127.0.0.1:50051)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -53,8 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, help="port to listen on (default: $QUANTMESH_PORT)")
     up.add_argument("--host", help="interface to bind (default: $QUANTMESH_HOST)")
     up.add_argument(
-        "--service", action="append", default=[], choices=registry.service_names(),
-        metavar="NAME", help=f"serve only this service (repeatable; one of: "
+        "--service",
+        action="append",
+        default=[],
+        choices=registry.service_names(),
+        metavar="NAME",
+        help=f"serve only this service (repeatable; one of: "
         f"{', '.join(registry.service_names())}); default: all",
     )
 
@@ -76,8 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="start the mesh in this process and run the main job")
     demo.add_argument("--data", type=Path, help="CSV file or folder (default: synthetic market)")
-    demo.add_argument("--out", type=Path, default=Path("quantmesh-report"),
-                      help="report folder (default: ./quantmesh-report)")
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("quantmesh-report"),
+        help="report folder (default: ./quantmesh-report)",
+    )
     demo.add_argument("--symbols", type=int, default=30, help="synthetic market size")
     demo.add_argument("--days", type=int, default=1260, help="synthetic sessions")
     return parser
@@ -91,12 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load(RuntimeSettings, address=args.address)
         return asyncio.run(commands.run(args, settings))
     except QuantmeshError as exc:
-        err.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+        err.print(f"[red]error[/red] ({exc.code}): {escape(exc.message)}")
         for violation in exc.violations:
-            err.print(f"  {violation.field}: {violation.description}")
+            err.print(f"  {escape(violation.field)}: {escape(violation.description)}")
         return 2
     except SettingsError as exc:
-        err.print(f"[red]settings error[/red]: {exc}")
+        err.print(f"[red]settings error[/red]: {escape(str(exc))}")
         return 2
     except KeyboardInterrupt:
         return 130

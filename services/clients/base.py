@@ -25,8 +25,10 @@ class ServiceClient:
         return (("authorization", f"Bearer {self._token}"),) if self._token else ()
 
     def _options(self, timeout: float | None) -> dict[str, Any]:
-        return {"timeout": self.timeout if timeout is None else timeout,
-                "metadata": self._metadata()}
+        return {
+            "timeout": self.timeout if timeout is None else timeout,
+            "metadata": self._metadata(),
+        }
 
     async def _unary(
         self, method: Callable[..., Awaitable[T]], request: Any, timeout: float | None

@@ -7,10 +7,10 @@ from datetime import datetime
 
 import grpc
 import pyarrow as pa
-
 from quantmesh.common.v1 import arrow_pb2, time_range_pb2
 from quantmesh.marketdata.v1 import marketdata_pb2 as pb
 from quantmesh.marketdata.v1 import marketdata_pb2_grpc
+
 from services.clients.base import ServiceClient
 from services.marketdata import codec
 from services.marketdata.domain.bar_table import STORED_BAR_SCHEMA, Frequency
@@ -41,10 +41,11 @@ class MarketDataClient(ServiceClient):
             for table in tables:
                 for chunk in split_table(table):
                     yield pb.IngestBarsRequest(
-                        frequency=codec.frequency_to_pb(frequency) if index == 0 else 0,
+                        frequency=codec.frequency_to_pb(frequency if index == 0 else None),
                         source=source if index == 0 else "",
                         frame=arrow_pb2.ArrowFrame(
-                            ipc_stream=encode_table(chunk), row_count=chunk.num_rows,
+                            ipc_stream=encode_table(chunk),
+                            row_count=chunk.num_rows,
                             chunk_index=index,
                         ),
                     )
@@ -113,7 +114,9 @@ class MarketDataClient(ServiceClient):
         timeout: float | None = None,
     ) -> SymbolPage:
         request = pb.ListSymbolsRequest(
-            frequency=codec.frequency_to_pb(frequency), prefix=prefix, page_size=page_size,
+            frequency=codec.frequency_to_pb(frequency),
+            prefix=prefix,
+            page_size=page_size,
             page_token=page_token,
         )
         return codec.page_from_pb(await self._unary(self._stub.ListSymbols, request, timeout))

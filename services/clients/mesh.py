@@ -24,9 +24,7 @@ C = TypeVar("C", bound=ServiceClient)
 
 
 class MeshClient:
-    def __init__(
-        self, settings: RuntimeSettings | None = None, address: str | None = None
-    ) -> None:
+    def __init__(self, settings: RuntimeSettings | None = None, address: str | None = None) -> None:
         self.settings = settings or load(RuntimeSettings)
         self._address = address
         self._channels: dict[str, aio.Channel] = {}
@@ -42,7 +40,8 @@ class MeshClient:
 
     def _client(self, cls: type[C], service: str) -> C:
         return cls(
-            self.channel(service), token=self.settings.token,
+            self.channel(service),
+            token=self.settings.token,
             timeout=self.settings.default_timeout_s,
         )
 
@@ -66,7 +65,9 @@ class MeshClient:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.close()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
-
 from quantmesh.operations.v1 import operations_pb2 as pb
 from quantmesh.operations.v1 import operations_pb2_grpc
+
 from services.clients.base import ServiceClient
 from services.runtime.operations.convert import from_pb, state_to_pb
 from services.runtime.operations.model import OperationRecord, OperationState
@@ -25,11 +25,20 @@ class OperationsClient(ServiceClient):
         return from_pb(response.operation)
 
     async def list(
-        self, service: str = "", kind: str = "", state: OperationState | None = None,
-        page_size: int = 0, page_token: str = "", *, timeout: float | None = None,
+        self,
+        service: str = "",
+        kind: str = "",
+        state: OperationState | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+        *,
+        timeout: float | None = None,
     ) -> tuple[list[OperationRecord], str]:
         request = pb.ListOperationsRequest(
-            service=service, kind=kind, state=state_to_pb(state), page_size=page_size,
+            service=service,
+            kind=kind,
+            state=state_to_pb(state),
+            page_size=page_size,
             page_token=page_token,
         )
         response = await self._unary(self._stub.ListOperations, request, timeout)
@@ -51,7 +60,7 @@ class OperationsClient(ServiceClient):
 
     async def wait(self, name: str, *, timeout: float | None = 0) -> OperationRecord:
         """Block until the operation finishes; returns its final record."""
-        record = await self.get(name)
         async for record in self.watch(name, timeout=timeout):
-            pass
-        return record
+            if record.state.terminal:
+                return record
+        return await self.get(name)

@@ -1,4 +1,7 @@
-"""`python -m services.marketdata`: serve marketdata alone (same as `quantmesh up --service marketdata`)."""
+"""`python -m services.marketdata`: serve marketdata alone.
+
+The same as `quantmesh up --service marketdata`.
+"""
 
 from services.cli.main import main
 

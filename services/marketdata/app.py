@@ -6,8 +6,8 @@ import dataclasses
 from pathlib import Path
 
 from grpc import aio
-
 from quantmesh.marketdata.v1 import marketdata_pb2, marketdata_pb2_grpc
+
 from services.marketdata.domain.service import MarketData
 from services.marketdata.domain.store import BarStore, open_database
 from services.marketdata.servicer import MarketDataServicer
@@ -21,18 +21,20 @@ SERVICE_NAME = marketdata_pb2.DESCRIPTOR.services_by_name["MarketDataService"].f
 @dataclasses.dataclass(frozen=True)
 class MarketDataSettings:
     db_path: Path | None = env(
-        "QUANTMESH_MARKETDATA_DB", None,
+        "QUANTMESH_MARKETDATA_DB",
+        None,
         "marketdata's DuckDB file; default `$QUANTMESH_DATA_DIR/marketdata.duckdb`.",
     )
     max_batch_rows: int = env(
-        "QUANTMESH_MARKETDATA_MAX_BATCH_ROWS", 5_000_000,
+        "QUANTMESH_MARKETDATA_MAX_BATCH_ROWS",
+        5_000_000,
         "Largest ingest batch in rows; larger ones get RESOURCE_EXHAUSTED.",
     )
 
 
 class MarketDataService:
     name = "marketdata"
-    service_names = (SERVICE_NAME,)
+    service_names: tuple[str, ...] = (SERVICE_NAME,)
 
     def __init__(self, runtime: RuntimeSettings, settings: MarketDataSettings | None = None):
         self.settings = settings or load(MarketDataSettings)

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from quantmesh.common.v1 import bar_pb2
 from quantmesh.marketdata.v1 import marketdata_pb2 as pb
+
 from services.marketdata.domain.bar_table import Frequency
 from services.marketdata.domain.service import IngestReport, SymbolInfo, SymbolPage
 from services.marketdata.domain.store import Coverage, SymbolCounts
 from services.runtime.errors import InvalidArgument
 from services.runtime.time_convert import from_timestamp, to_timestamp
 
-_FREQ_TO_PB = {Frequency.DAILY: bar_pb2.FREQUENCY_DAILY, Frequency.MINUTE: bar_pb2.FREQUENCY_MINUTE}
+_FREQ_TO_PB: dict[Frequency, bar_pb2.Frequency] = {
+    Frequency.DAILY: bar_pb2.FREQUENCY_DAILY,
+    Frequency.MINUTE: bar_pb2.FREQUENCY_MINUTE,
+}
 _FREQ_FROM_PB = {v: k for k, v in _FREQ_TO_PB.items()}
 
 
-def frequency_to_pb(frequency: Frequency | None) -> int:
+def frequency_to_pb(frequency: Frequency | None) -> bar_pb2.Frequency:
     return bar_pb2.FREQUENCY_UNSPECIFIED if frequency is None else _FREQ_TO_PB[frequency]
 
 
-def frequency_from_pb(value: int, field: str = "frequency") -> Frequency | None:
+def frequency_from_pb(value: bar_pb2.Frequency, field: str = "frequency") -> Frequency | None:
     """None for UNSPECIFIED; InvalidArgument for a number this build does not know."""
     if value == bar_pb2.FREQUENCY_UNSPECIFIED:
         return None
@@ -37,8 +41,11 @@ def report_to_pb(report: IngestReport) -> pb.IngestBarsResponse:
         rows_unchanged=report.rows_unchanged,
         symbols=[
             pb.SymbolIngestSummary(
-                symbol=c.symbol, rows_received=c.received, rows_inserted=c.inserted,
-                rows_revised=c.revised, rows_unchanged=c.unchanged,
+                symbol=c.symbol,
+                rows_received=c.received,
+                rows_inserted=c.inserted,
+                rows_revised=c.revised,
+                rows_unchanged=c.unchanged,
             )
             for c in report.symbols
         ],
@@ -55,8 +62,9 @@ def report_from_pb(message: pb.IngestBarsResponse) -> IngestReport:
         rows_revised=message.rows_revised,
         rows_unchanged=message.rows_unchanged,
         symbols=[
-            SymbolCounts(s.symbol, s.rows_received, s.rows_inserted, s.rows_revised,
-                         s.rows_unchanged)
+            SymbolCounts(
+                s.symbol, s.rows_received, s.rows_inserted, s.rows_revised, s.rows_unchanged
+            )
             for s in message.symbols
         ],
         quality_gate=message.quality_gate,
@@ -93,8 +101,13 @@ def page_from_pb(message: pb.ListSymbolsResponse) -> SymbolPage:
             if frequency is None:
                 continue
             series.append(
-                Coverage(info.symbol, frequency, from_timestamp(c.first_time),
-                         from_timestamp(c.last_time), c.row_count)
+                Coverage(
+                    info.symbol,
+                    frequency,
+                    from_timestamp(c.first_time),
+                    from_timestamp(c.last_time),
+                    c.row_count,
+                )
             )
         symbols.append(SymbolInfo(info.symbol, series))
     return SymbolPage(symbols, message.next_page_token)

@@ -6,13 +6,18 @@ from collections.abc import AsyncIterator
 
 import pyarrow as pa
 from grpc import aio
-
 from quantmesh.common.v1 import arrow_pb2
 from quantmesh.marketdata.v1 import marketdata_pb2 as pb
 from quantmesh.marketdata.v1 import marketdata_pb2_grpc
+
 from services.marketdata import codec
 from services.marketdata.domain.service import MarketData
-from services.runtime.arrow_frames import DEFAULT_CHUNK_ROWS, decode_table, encode_table, split_table
+from services.runtime.arrow_frames import (
+    DEFAULT_CHUNK_ROWS,
+    decode_table,
+    encode_table,
+    split_table,
+)
 from services.runtime.errors import InvalidArgument
 from services.runtime.time_convert import optional_from_timestamp
 
@@ -44,7 +49,9 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
         try:
             table = pa.concat_tables(chunks, promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise InvalidArgument.for_field("frame", f"chunks have incompatible schemas: {exc}")
+            raise InvalidArgument.for_field(
+                "frame", f"chunks have incompatible schemas: {exc}"
+            ) from None
         report = await self._domain.ingest(table, frequency, source)
         return codec.report_to_pb(report)
 

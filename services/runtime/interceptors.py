@@ -29,12 +29,15 @@ log = logging.getLogger("quantmesh.rpc")
 
 UnaryBehaviour = Callable[[Any, aio.ServicerContext], Awaitable[Any]]
 StreamBehaviour = Callable[[Any, aio.ServicerContext], AsyncIterator[Any]]
-OPEN_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
-                 "grpc.reflection.v1.ServerReflection")
+OPEN_SERVICES = (
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1alpha.ServerReflection",
+    "grpc.reflection.v1.ServerReflection",
+)
 
 
 def service_of(method: str) -> str:
-    """'quantmesh.marketdata.v1.MarketDataService' from '/quantmesh.marketdata.v1.MarketDataService/GetBars'."""
+    """The service part of a full method name: '/pkg.Service/Method' -> 'pkg.Service'."""
     return method.lstrip("/").split("/", 1)[0]
 
 
@@ -83,14 +86,22 @@ class BehaviourInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         return True
 
     async def around_unary(
-        self, behaviour: UnaryBehaviour, request: Any, context: aio.ServicerContext,
-        method: str, metadata: dict[str, Any],
+        self,
+        behaviour: UnaryBehaviour,
+        request: Any,
+        context: aio.ServicerContext,
+        method: str,
+        metadata: dict[str, Any],
     ) -> Any:
         return await behaviour(request, context)
 
     async def around_stream(
-        self, behaviour: StreamBehaviour, request: Any, context: aio.ServicerContext,
-        method: str, metadata: dict[str, Any],
+        self,
+        behaviour: StreamBehaviour,
+        request: Any,
+        context: aio.ServicerContext,
+        method: str,
+        metadata: dict[str, Any],
     ) -> AsyncIterator[Any]:
         async for item in behaviour(request, context):
             yield item
@@ -102,19 +113,19 @@ class ErrorMappingInterceptor(BehaviourInterceptor):
     async def around_unary(self, behaviour, request, context, method, metadata):  # type: ignore[no-untyped-def]
         try:
             return await behaviour(request, context)
-        except Exception as exc:  # noqa: BLE001 - the one place that maps every error
+        except Exception as exc:
             await self._abort(exc, context, method)
 
     async def around_stream(self, behaviour, request, context, method, metadata):  # type: ignore[no-untyped-def]
         try:
             async for item in behaviour(request, context):
                 yield item
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             await self._abort(exc, context, method)
 
     @staticmethod
     async def _abort(exc: Exception, context: aio.ServicerContext, method: str) -> None:
-        if isinstance(exc, aio.AbortError) or isinstance(exc, asyncio.CancelledError):
+        if isinstance(exc, (aio.AbortError, asyncio.CancelledError)):
             raise exc
         if not isinstance(exc, QuantmeshError):
             trace_id = current_trace_id()
@@ -237,6 +248,8 @@ class DrainInterceptor(BehaviourInterceptor):
                 done, _ = await asyncio.wait({step, closing}, return_when=asyncio.FIRST_COMPLETED)
                 if step not in done:
                     step.cancel()
+                    # Let the cancellation finish so the generator is no longer running.
+                    await asyncio.gather(step, return_exceptions=True)
                     raise Unavailable(
                         "server is shutting down; reconnect and resume the stream",
                         reason="UNAVAILABLE",

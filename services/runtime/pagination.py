@@ -36,7 +36,9 @@ def decode_page_token(token: str, filters: dict[str, Any]) -> Any:
         body = json.loads(base64.urlsafe_b64decode(padded.encode()))
         position, fingerprint = body["p"], body["f"]
     except (ValueError, KeyError, TypeError):
-        raise InvalidArgument.for_field("page_token", "is not a token this service issued") from None
+        raise InvalidArgument.for_field(
+            "page_token", "is not a token this service issued"
+        ) from None
     if fingerprint != _fingerprint(filters):
         raise InvalidArgument.for_field(
             "page_token", "was issued for different filters; start again without a token"

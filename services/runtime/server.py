@@ -17,8 +17,8 @@ import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
 from quantmesh.operations.v1 import operations_pb2, operations_pb2_grpc
+
 from services.runtime import telemetry
 from services.runtime.hosting import HostedService
 from services.runtime.interceptors import (
@@ -91,9 +91,7 @@ class MeshServer:
             AccessLogInterceptor(),
         ]
         if self.settings.auth_tokens:
-            chain.append(
-                AuthInterceptor(self.settings.team_tokens(), self.settings.team_allow())
-            )
+            chain.append(AuthInterceptor(self.settings.team_tokens(), self.settings.team_allow()))
         chain.append(DrainInterceptor(self._closing))
         return chain
 
@@ -116,8 +114,11 @@ class MeshServer:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = self.full_service_names
         reflection.enable_server_reflection(
-            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
+            [
+                *names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             server,
         )
         address = f"{settings.host}:{settings.port}"
@@ -131,10 +132,11 @@ class MeshServer:
         await server.start()
         for name in [*names, ""]:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self._server, self.port = server, port
-        log.info("serving %s on %s:%d", ", ".join(s.name for s in self.services),
-                 settings.host, port)
-        return port
+        self._server, self.port = server, int(port)
+        log.info(
+            "serving %s on %s:%d", ", ".join(s.name for s in self.services), settings.host, port
+        )
+        return self.port
 
     async def stop(self, grace: float | None = None, drain: float | None = None) -> None:
         """NOT_SERVING, drain, refuse new calls, give in-flight ones `grace`, end streams, close

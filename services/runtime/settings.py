@@ -79,8 +79,9 @@ def reference(*classes: type[Any]) -> list[tuple[str, str, str]]:
 
 def reference_markdown(*classes: type[Any]) -> str:
     lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
-    lines += [f"| `{v}` | `{d}` | {h} |" if d else f"| `{v}` | | {h} |" for v, d, h in
-              reference(*classes)]
+    lines += [
+        f"| `{v}` | `{d}` | {h} |" if d else f"| `{v}` | | {h} |" for v, d, h in reference(*classes)
+    ]
     return "\n".join(lines)
 
 
@@ -105,8 +106,9 @@ class RuntimeSettings:
         "QUANTMESH_MAX_CONCURRENT_RPCS", 1000, "RPCs served at once; more get RESOURCE_EXHAUSTED."
     )
     max_connection_age_s: float = env(
-        "QUANTMESH_MAX_CONNECTION_AGE_S", 300.0, "Server closes connections older than this, so "
-        "clients spread over new pods."
+        "QUANTMESH_MAX_CONNECTION_AGE_S",
+        300.0,
+        "Server closes connections older than this, so clients spread over new pods.",
     )
     max_connection_age_grace_s: float = env(
         "QUANTMESH_MAX_CONNECTION_AGE_GRACE_S", 30.0, "Time in-flight calls get after that."
@@ -118,8 +120,10 @@ class RuntimeSettings:
         "QUANTMESH_KEEPALIVE_TIMEOUT_S", 10.0, "Time to wait for a keepalive ack."
     )
     shutdown_drain_s: float = env(
-        "QUANTMESH_SHUTDOWN_DRAIN_S", 0.0, "On SIGTERM: time health reports NOT_SERVING while "
-        "calls are still served, so load balancers move away first (5 in pods)."
+        "QUANTMESH_SHUTDOWN_DRAIN_S",
+        0.0,
+        "On SIGTERM: time health reports NOT_SERVING while "
+        "calls are still served, so load balancers move away first (5 in pods).",
     )
     shutdown_grace_s: float = env(
         "QUANTMESH_SHUTDOWN_GRACE_S", 10.0, "On SIGTERM: time in-flight calls get to finish."
@@ -140,8 +144,9 @@ class RuntimeSettings:
     tls_cert: Path | None = env("QUANTMESH_TLS_CERT", None, "Server: certificate chain (PEM).")
     tls_key: Path | None = env("QUANTMESH_TLS_KEY", None, "Server: private key (PEM).")
     tls_client_ca: Path | None = env(
-        "QUANTMESH_TLS_CLIENT_CA", None, "Server: CA that client certificates must chain to "
-        "(turns on mutual TLS)."
+        "QUANTMESH_TLS_CLIENT_CA",
+        None,
+        "Server: CA that client certificates must chain to (turns on mutual TLS).",
     )
     tls_ca: Path | None = env(
         "QUANTMESH_TLS_CA", None, "Client: CA to verify servers with (turns on TLS)."

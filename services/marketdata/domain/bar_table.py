@@ -148,9 +148,8 @@ def validate_bars(table: pa.Table) -> None:
         )
     duplicate = _duplicate_rows(table)
     if duplicate is not None:
-        first_bad.append(
-            (duplicate, len(first_bad), "time", "the same symbol and time appear twice in the batch")
-        )
+        description = "the same symbol and time appear twice in the batch"
+        first_bad.append((duplicate, len(first_bad), "time", description))
     if first_bad:
         row, _, field, description = min(first_bad)
         raise _bad(row, field, description, table)

@@ -179,6 +179,12 @@ def parse_csv(path: Path, symbol: str | None = None) -> ParsedCsv:
 
     rows = _read_rows(path, sniff, has_header=True)
     keys = [_key(name) for name in sniff.header]
+    if rows.frame.shape[1] != len(keys):
+        raise _error(
+            path,
+            f"the header has {len(keys)} fields but pandas read {rows.frame.shape[1]} columns",
+            line=sniff.first_line + 1,
+        )
     rows.frame.columns = pd.Index(range(len(keys)))
     columns: dict[str, int] = {}
     for position, key in enumerate(keys):
@@ -403,6 +409,7 @@ def _numbers(
     if dollar and bad.any():
         # Only the cells the fast path could not read pay for the slower clean-up.
         retry = np.flatnonzero(bad)
+        values = values.copy()  # the fast paths may hand back read-only buffers
         cleaned = raw.iloc[retry].astype(str).str.strip().str.replace(r"^\$\s*", "", regex=True)
         values[retry] = pd.to_numeric(cleaned, errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan

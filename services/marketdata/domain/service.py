@@ -89,11 +89,14 @@ class MarketData:
             )
         counts = result.symbols
         return IngestReport(
-            batch_id=batch_id, ingestion_time=result.ingested_at, rows_received=table.num_rows,
+            batch_id=batch_id,
+            ingestion_time=result.ingested_at,
+            rows_received=table.num_rows,
             rows_inserted=sum(c.inserted for c in counts),
             rows_revised=sum(c.revised for c in counts),
             rows_unchanged=sum(c.unchanged for c in counts),
-            symbols=counts, quality_gate=decision.summary,
+            symbols=counts,
+            quality_gate=decision.summary,
         )
 
     async def get_bars(
@@ -121,7 +124,8 @@ class MarketData:
         if missing:
             raise NotFound(
                 f"no {frequency.value} bars for symbol(s) {', '.join(missing)}",
-                reason="SYMBOL_NOT_FOUND", metadata={"symbol": ",".join(missing)},
+                reason="SYMBOL_NOT_FOUND",
+                metadata={"symbol": ",".join(missing)},
             )
         if coverage:
             first = min(c.first_time for c in coverage)

@@ -115,13 +115,16 @@ class BarStore:
         return now
 
     def commit(
-        self, bars: pa.Table, frequency: Frequency, source: str, batch_id: str,
+        self,
+        bars: pa.Table,
+        frequency: Frequency,
+        source: str,
+        batch_id: str,
         quality_gate: str,
     ) -> CommitResult:
         """Store a validated batch atomically; returns per-symbol change counts."""
-        incoming = bars.set_column(
-            bars.schema.get_field_index("time"), "time", bars.column("time").cast(pa.timestamp("us"))
-        )
+        naive_times = bars.column("time").cast(pa.timestamp("us"))
+        incoming = bars.set_column(bars.schema.get_field_index("time"), "time", naive_times)
         with self._write_lock:
             cursor = self._cursor()
             cursor.register("incoming", incoming)
@@ -132,10 +135,14 @@ class BarStore:
                 cursor.execute(
                     f"""
                     CREATE OR REPLACE TEMP TABLE classified AS
-                    WITH latest AS ({_latest_sql(
-                        "frequency = $freq AND symbol IN (SELECT DISTINCT symbol FROM incoming) "
-                        "AND time BETWEEN (SELECT min(time) FROM incoming) "
-                        "AND (SELECT max(time) FROM incoming)")})
+                    WITH latest AS ({
+                        _latest_sql(
+                            "frequency = $freq "
+                            "AND symbol IN (SELECT DISTINCT symbol FROM incoming) "
+                            "AND time BETWEEN (SELECT min(time) FROM incoming) "
+                            "AND (SELECT max(time) FROM incoming)"
+                        )
+                    })
                     SELECT n.*, CASE WHEN l.time IS NULL THEN 'inserted'
                                      WHEN {changed} THEN 'revised'
                                      ELSE 'unchanged' END AS change
@@ -149,8 +156,12 @@ class BarStore:
                         adj_close, $at, $batch, $source
                     FROM classified WHERE change <> 'unchanged'
                     """,
-                    {"freq": frequency.value, "at": ingested_at, "batch": batch_id,
-                     "source": source},
+                    {
+                        "freq": frequency.value,
+                        "at": ingested_at,
+                        "batch": batch_id,
+                        "source": source,
+                    },
                 )
                 rows = cursor.execute(
                     """
@@ -164,9 +175,17 @@ class BarStore:
                 counts = [SymbolCounts(*row) for row in rows]
                 cursor.execute(
                     "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [batch_id, ingested_at, frequency.value, source, bars.num_rows,
-                     sum(c.inserted for c in counts), sum(c.revised for c in counts),
-                     sum(c.unchanged for c in counts), quality_gate],
+                    [
+                        batch_id,
+                        ingested_at,
+                        frequency.value,
+                        source,
+                        bars.num_rows,
+                        sum(c.inserted for c in counts),
+                        sum(c.revised for c in counts),
+                        sum(c.unchanged for c in counts),
+                        quality_gate,
+                    ],
                 )
                 cursor.execute("DROP TABLE classified")
                 cursor.execute("COMMIT")
@@ -178,8 +197,12 @@ class BarStore:
         return CommitResult(ingested_at.replace(tzinfo=UTC), counts)
 
     def read(
-        self, symbols: list[str], frequency: Frequency, start: datetime | None,
-        end: datetime | None, as_of: datetime | None,
+        self,
+        symbols: list[str],
+        frequency: Frequency,
+        start: datetime | None,
+        end: datetime | None,
+        as_of: datetime | None,
     ) -> pa.Table:
         """Latest revisions known at `as_of`, ordered by symbol then time, in STORED_BAR_SCHEMA."""
         where = ["frequency = $freq"]
@@ -201,8 +224,12 @@ class BarStore:
         return _to_stored_schema(table)
 
     def coverage(
-        self, frequency: Frequency | None = None, symbols: list[str] | None = None,
-        prefix: str = "", after: str | None = None, limit: int | None = None,
+        self,
+        frequency: Frequency | None = None,
+        symbols: list[str] | None = None,
+        prefix: str = "",
+        after: str | None = None,
+        limit: int | None = None,
         as_of: datetime | None = None,
     ) -> list[Coverage]:
         """First/last time and distinct bar count per (symbol, frequency), in symbol order."""
@@ -226,14 +253,18 @@ class BarStore:
             params["after"] = after
         page = "SELECT DISTINCT symbol FROM bars WHERE " + " AND ".join(symbol_where)
         page += " ORDER BY symbol" + (f" LIMIT {int(limit)}" if limit is not None else "")
-        rows = self._cursor().execute(
-            f"""
+        rows = (
+            self._cursor()
+            .execute(
+                f"""
             SELECT symbol, frequency, min(time), max(time), count(DISTINCT time)
             FROM bars WHERE {" AND ".join(where)} AND symbol IN ({page})
             GROUP BY symbol, frequency ORDER BY symbol, frequency
             """,
-            params,
-        ).fetchall()
+                params,
+            )
+            .fetchall()
+        )
         return [
             Coverage(s, Frequency(f), first.replace(tzinfo=UTC), last.replace(tzinfo=UTC), n)
             for s, f, first, last, n in rows

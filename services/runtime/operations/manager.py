@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -70,7 +71,7 @@ class OperationManager:
         self._live: dict[str, OperationRecord] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._last_persist: dict[str, float] = {}
-        self._changed = asyncio.Condition()
+        self._watchers: set[asyncio.Event] = set()
         self._submit_lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -79,9 +80,13 @@ class OperationManager:
             now = datetime.now(UTC)
             self._store.save(
                 replace(
-                    record, state=OperationState.CANCELLED, update_time=now, end_time=now,
+                    record,
+                    state=OperationState.CANCELLED,
+                    update_time=now,
+                    end_time=now,
                     failure=OperationFailure(
-                        "CANCELLED", "interrupted by a server restart; submit it again",
+                        "CANCELLED",
+                        "interrupted by a server restart; submit it again",
                         "CANCELLED",
                     ),
                 )
@@ -111,9 +116,14 @@ class OperationManager:
                     return self._live.get(existing.id, existing)
             now = datetime.now(UTC)
             record = OperationRecord(
-                id=uuid.uuid4().hex, service=self.service, kind=kind,
-                state=OperationState.PENDING, create_time=now, update_time=now,
-                request_id=request_id, fingerprint=fingerprint,
+                id=uuid.uuid4().hex,
+                service=self.service,
+                kind=kind,
+                state=OperationState.PENDING,
+                create_time=now,
+                update_time=now,
+                request_id=request_id,
+                fingerprint=fingerprint,
             )
             self._store.save(record)
             self._live[record.id] = record
@@ -132,13 +142,16 @@ class OperationManager:
         return record
 
     def list(
-        self, kind: str = "", state: OperationState | None = None,
-        page_size: int = 0, page_token: str = "",
+        self,
+        kind: str = "",
+        state: OperationState | None = None,
+        page_size: int = 0,
+        page_token: str = "",
     ) -> tuple[list[OperationRecord], str]:
         filters = {"service": self.service, "kind": kind, "state": state}
         after = decode_page_token(page_token, filters)
         limit = clamp_page_size(page_size, default=50, maximum=500)
-        records = self._store.list(
+        records = self._store.page(
             self.service, kind, state, tuple(after) if after else None, limit + 1
         )
         records = [self._live.get(r.id, r) for r in records]
@@ -162,19 +175,27 @@ class OperationManager:
 
     async def watch(self, operation_id: str) -> AsyncIterator[OperationRecord]:
         """The current record, then every change, ending after a terminal state."""
-        last = self.get(operation_id)
-        yield last
-        while not last.state.terminal:
-            async with self._changed:
-                await self._changed.wait_for(lambda: self.get(operation_id) != last)
+        changed = asyncio.Event()
+        self._watchers.add(changed)
+        try:
             last = self.get(operation_id)
             yield last
+            while not last.state.terminal:
+                await changed.wait()
+                changed.clear()
+                current = self.get(operation_id)
+                if current != last:
+                    last = current
+                    yield last
+        finally:
+            self._watchers.discard(changed)
 
     async def wait(self, operation_id: str) -> OperationRecord:
-        record = self.get(operation_id)
+        """The final record, once the operation has reached a terminal state."""
         async for record in self.watch(operation_id):
-            pass
-        return record
+            if record.state.terminal:
+                return record
+        return self.get(operation_id)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -183,14 +204,20 @@ class OperationManager:
         try:
             message = await job(progress)
         except asyncio.CancelledError:
-            self._finish(operation_id, OperationState.CANCELLED, failure=_failure(
-                Cancelled("cancelled before it finished")))
+            self._finish(
+                operation_id,
+                OperationState.CANCELLED,
+                failure=_failure(Cancelled("cancelled before it finished")),
+            )
         except QuantmeshError as exc:
             self._finish(operation_id, OperationState.FAILED, failure=_failure(exc))
-        except Exception as exc:  # noqa: BLE001 - a job's bug must not kill the manager
+        except Exception as exc:
             log.exception("operation %s failed", operation_id)
-            self._finish(operation_id, OperationState.FAILED, failure=OperationFailure(
-                "INTERNAL", f"{type(exc).__name__}: {exc}", "INTERNAL"))
+            self._finish(
+                operation_id,
+                OperationState.FAILED,
+                failure=OperationFailure("INTERNAL", f"{type(exc).__name__}: {exc}", "INTERNAL"),
+            )
         else:
             result = OperationResult(
                 f"type.googleapis.com/{message.DESCRIPTOR.full_name}", message.SerializeToString()
@@ -205,33 +232,39 @@ class OperationManager:
             return
         persist = time.monotonic() - self._last_persist.get(operation_id, 0.0)
         self._update(
-            operation_id, persist=persist >= self._persist_interval_s,
-            progress=fraction, progress_message=message or record.progress_message,
+            operation_id,
+            persist=persist >= self._persist_interval_s,
+            progress=fraction,
+            progress_message=message or record.progress_message,
         )
 
     def _finish(
-        self, operation_id: str, state: OperationState,
-        result: OperationResult | None = None, failure: OperationFailure | None = None,
+        self,
+        operation_id: str,
+        state: OperationState,
+        result: OperationResult | None = None,
+        failure: OperationFailure | None = None,
     ) -> None:
         record = self._live[operation_id]
         self._update(
-            operation_id, state=state, end_time=datetime.now(UTC), result=result,
-            failure=failure, progress=1.0 if state is OperationState.SUCCEEDED else record.progress,
+            operation_id,
+            state=state,
+            end_time=datetime.now(UTC),
+            result=result,
+            failure=failure,
+            progress=1.0 if state is OperationState.SUCCEEDED else record.progress,
         )
         self._live.pop(operation_id, None)
         self._last_persist.pop(operation_id, None)
 
-    def _update(self, operation_id: str, persist: bool = True, **changes: object) -> None:
+    def _update(self, operation_id: str, persist: bool = True, **changes: Any) -> None:
         record = replace(self._live[operation_id], update_time=datetime.now(UTC), **changes)
         self._live[operation_id] = record
         if persist:
             self._store.save(record)
             self._last_persist[operation_id] = time.monotonic()
-        asyncio.ensure_future(self._notify())
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+        for changed in self._watchers:
+            changed.set()
 
 
 def _failure(exc: QuantmeshError) -> OperationFailure:

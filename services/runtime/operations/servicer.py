@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 
 from grpc import aio
-
 from quantmesh.operations.v1 import operations_pb2 as pb
 from quantmesh.operations.v1 import operations_pb2_grpc
+
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.operations.convert import state_from_pb, to_pb
 from services.runtime.operations.manager import OperationManager

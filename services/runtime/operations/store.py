@@ -69,7 +69,7 @@ class OperationStore:
         ).fetchall()
         return _record(rows[0]) if rows else None
 
-    def list(
+    def page(
         self,
         service: str,
         kind: str = "",
@@ -121,21 +121,52 @@ def _row(r: OperationRecord) -> list[Any]:
             }
         )
     return [
-        r.id, r.service, r.kind, r.state.value, _naive(r.create_time), _naive(r.update_time),
-        r.progress, r.progress_message, r.request_id, r.fingerprint, _naive(r.end_time),
-        r.result.type_url if r.result else None, r.result.value if r.result else None, failure,
+        r.id,
+        r.service,
+        r.kind,
+        r.state.value,
+        _naive(r.create_time),
+        _naive(r.update_time),
+        r.progress,
+        r.progress_message,
+        r.request_id,
+        r.fingerprint,
+        _naive(r.end_time),
+        r.result.type_url if r.result else None,
+        r.result.value if r.result else None,
+        failure,
     ]
 
 
 def _record(row: tuple[Any, ...]) -> OperationRecord:
-    (op_id, service, kind, state, created, updated, progress, message, request_id, fingerprint,
-     ended, type_url, value, failure) = row
+    (
+        op_id,
+        service,
+        kind,
+        state,
+        created,
+        updated,
+        progress,
+        message,
+        request_id,
+        fingerprint,
+        ended,
+        type_url,
+        value,
+        failure,
+    ) = row
     record = OperationRecord(
-        id=op_id, service=service, kind=kind, state=OperationState(state),
+        id=op_id,
+        service=service,
+        kind=kind,
+        state=OperationState(state),
         create_time=_aware(created) or datetime.now(UTC),
         update_time=_aware(updated) or datetime.now(UTC),
-        progress=progress, progress_message=message, request_id=request_id,
-        fingerprint=fingerprint, end_time=_aware(ended),
+        progress=progress,
+        progress_message=message,
+        request_id=request_id,
+        fingerprint=fingerprint,
+        end_time=_aware(ended),
     )
     if type_url is not None:
         record = replace(record, result=OperationResult(type_url, bytes(value)))

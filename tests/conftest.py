@@ -1,0 +1,75 @@
+"""Fixtures shared by every test: the shared data folder, settings, a real server on a free port."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from services import registry
+from services.clients.mesh import MeshClient
+from services.runtime.server import MeshServer
+from services.runtime.settings import RuntimeSettings, load
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def require_shared_data() -> Path:
+    """The real market data beside the checkout: skipped locally when absent, failing in CI."""
+    if SHARED_DATA.is_dir():
+        return SHARED_DATA
+    message = f"real market data not found at {SHARED_DATA} (see DESIGN.md §10)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return require_shared_data()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> RuntimeSettings:
+    """Settings for a throwaway server: a free port, stores under the test's folder."""
+    return load(
+        RuntimeSettings,
+        environ={},
+        port=0,
+        host="127.0.0.1",
+        data_dir=tmp_path / "var",
+        shutdown_grace_s=1.0,
+    )
+
+
+@dataclass
+class Served:
+    """A running server and a mesh client connected to it."""
+
+    server: MeshServer
+    address: str
+    mesh: MeshClient
+    settings: RuntimeSettings
+
+
+async def serve(settings: RuntimeSettings, services: list[str] | None = None) -> Served:
+    server = MeshServer(registry.build_services(services or [], settings), settings)
+    port = await server.start()
+    address = f"127.0.0.1:{port}"
+    return Served(server, address, MeshClient(settings, address=address), settings)
+
+
+async def shutdown(served: Served) -> None:
+    await served.mesh.close()
+    await served.server.stop(grace=0.5)
+
+
+@pytest.fixture
+async def served(settings: RuntimeSettings) -> AsyncIterator[Served]:
+    running = await serve(settings)
+    yield running
+    await shutdown(running)
