@@ -1,0 +1,54 @@
+# quantmesh developer commands. The README's quick start is `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test check lint typecheck protos protos-check buf pytest bench clean
+
+## setup: virtual environment with the project and its dev tools, plus node tooling (buf)
+setup: $(STAMP) node_modules/.package-lock.json
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch must come from the CPU build on the machine, before anything that depends on it.
+	if grep -q '"torch' pyproject.toml; then $(BIN)/pip install -q torch==2.13.0; fi
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+## demo: set up, then run the main job end to end (report in ./quantmesh-report)
+demo: setup
+	$(BIN)/quantmesh demo
+
+## test: everything CI checks: generated code, proto lint and breaking, lint, types, tests
+test: setup protos-check buf lint typecheck pytest
+
+protos: setup
+	$(BIN)/python scripts/gen_protos.py
+
+protos-check:
+	$(BIN)/python scripts/gen_protos.py --check
+
+buf:
+	npx --no-install buf lint protos
+	bash scripts/buf_breaking.sh
+
+lint:
+	$(BIN)/ruff check services tests bench scripts
+	$(BIN)/ruff format --check services tests bench scripts
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) node_modules var quantmesh-report .mypy_cache .ruff_cache .pytest_cache
