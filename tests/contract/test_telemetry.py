@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
