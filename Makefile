@@ -38,8 +38,8 @@ buf:
 	bash scripts/buf_breaking.sh
 
 lint:
-	$(BIN)/ruff check services tests bench scripts
-	$(BIN)/ruff format --check services tests bench scripts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck:
 	$(BIN)/mypy
