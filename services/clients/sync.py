@@ -55,9 +55,10 @@ class SyncMesh:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._mesh, name)
-        if callable(attr):
-            factory: Callable[..., Any] = attr
+        # Look the attribute up without evaluating it: properties open channels, which must
+        # happen on the loop's thread.
+        if callable(inspect.getattr_static(self._mesh, name)):
+            factory: Callable[..., Any] = getattr(self._mesh, name)
             return lambda *a, **k: _SyncProxy(
                 self._run(self._call_in_loop(factory, a, k)), self._loop
             )
