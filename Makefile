@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# Not `npm ci`: npm 11 leaves other platforms' optional buf binaries out of the lock file and
+# then `npm ci` refuses it; `npm install` honours the pinned lock without rewriting it.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 
 ## demo: set up, then run the main job end to end (report in ./quantmesh-report)
 demo: setup
