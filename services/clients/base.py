@@ -8,13 +8,19 @@ from typing import Any, TypeVar
 import grpc
 from grpc import aio
 
+from services.runtime.deadlines import cap_timeout
 from services.runtime.status_codes import from_rpc_error
 
 T = TypeVar("T")
 
 
 class ServiceClient:
-    """Base of the typed clients. `timeout` (seconds) applies to calls that set none."""
+    """Base of the typed clients.
+
+    `timeout` (seconds) applies to calls that set none; a call's `timeout=0` means no deadline
+    (for subscriptions). Inside a server handler every timeout is capped by the time left of
+    the call being served.
+    """
 
     def __init__(self, channel: aio.Channel, *, token: str = "", timeout: float = 30.0) -> None:
         self._channel = channel
@@ -25,10 +31,8 @@ class ServiceClient:
         return (("authorization", f"Bearer {self._token}"),) if self._token else ()
 
     def _options(self, timeout: float | None) -> dict[str, Any]:
-        return {
-            "timeout": self.timeout if timeout is None else timeout,
-            "metadata": self._metadata(),
-        }
+        chosen = self.timeout if timeout is None else timeout
+        return {"timeout": cap_timeout(chosen or None), "metadata": self._metadata()}
 
     async def _unary(
         self, method: Callable[..., Awaitable[T]], request: Any, timeout: float | None
@@ -41,11 +45,8 @@ class ServiceClient:
     async def _stream(
         self, method: Callable[..., Any], request: Any, timeout: float | None
     ) -> AsyncIterator[Any]:
-        """Iterate a server stream; `timeout` None means the client default, 0 means none."""
-        options = self._options(timeout)
-        if options["timeout"] == 0:
-            options["timeout"] = None
-        call = method(request, **options)
+        """Iterate a server stream, mapping its failure to a domain error."""
+        call = method(request, **self._options(timeout))
         try:
             async for item in call:
                 yield item

@@ -16,6 +16,7 @@ import grpc
 from grpc import aio
 
 from services.runtime import status_codes
+from services.runtime.deadlines import deadline_scope
 from services.runtime.errors import (
     Internal,
     PermissionDenied,
@@ -139,6 +140,19 @@ class ErrorMappingInterceptor(BehaviourInterceptor):
             exc.message,
             trailing_metadata=status_codes.trailing_metadata(exc),
         )
+
+
+class DeadlineInterceptor(BehaviourInterceptor):
+    """Makes the call's deadline the cap of every downstream call made while serving it."""
+
+    async def around_unary(self, behaviour, request, context, method, metadata):  # type: ignore[no-untyped-def]
+        with deadline_scope(context.time_remaining()):
+            return await behaviour(request, context)
+
+    async def around_stream(self, behaviour, request, context, method, metadata):  # type: ignore[no-untyped-def]
+        with deadline_scope(context.time_remaining()):
+            async for item in behaviour(request, context):
+                yield item
 
 
 class AuthInterceptor(BehaviourInterceptor):

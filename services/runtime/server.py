@@ -24,6 +24,7 @@ from services.runtime.hosting import HostedService
 from services.runtime.interceptors import (
     AccessLogInterceptor,
     AuthInterceptor,
+    DeadlineInterceptor,
     DrainInterceptor,
     ErrorMappingInterceptor,
 )
@@ -92,7 +93,7 @@ class MeshServer:
         ]
         if self.settings.auth_tokens:
             chain.append(AuthInterceptor(self.settings.team_tokens(), self.settings.team_allow()))
-        chain.append(DrainInterceptor(self._closing))
+        chain += [DeadlineInterceptor(), DrainInterceptor(self._closing)]
         return chain
 
     async def start(self) -> int:

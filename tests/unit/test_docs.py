@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,5 +25,5 @@ def test_the_readme_lists_every_setting_as_the_code_declares_it() -> None:
 def test_architecture_names_every_service_package() -> None:
     architecture = (ROOT / "ARCHITECTURE.md").read_text()
     packages = [p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists()]
-    missing = [p for p in packages if f"services/{p}/" not in architecture]
+    missing = [p for p in packages if not re.search(rf"(^|\s){p}/(\s|$)", architecture, re.M)]
     assert not missing, f"ARCHITECTURE.md does not describe: {missing}"
