@@ -30,6 +30,7 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
         self, request_iterator: AsyncIterator[pb.IngestBarsRequest], context: aio.ServicerContext
     ) -> pb.IngestBarsResponse:
         chunks: list[pa.Table] = []
+        rows = 0
         frequency = None
         source = ""
         index = 0
@@ -43,6 +44,9 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
                 )
             if message.HasField("frame") and message.frame.ipc_stream:
                 chunks.append(_decode_chunk(message.frame, index))
+                rows += chunks[-1].num_rows
+                # Refuse an oversized stream as it arrives rather than after buffering it all.
+                self._domain.check_batch_rows(rows)
             index += 1
         if not chunks:
             raise InvalidArgument.for_field("frame", "the batch has no rows")

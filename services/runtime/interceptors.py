@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -204,36 +205,28 @@ class AccessLogInterceptor(BehaviourInterceptor):
         return not is_open_method(method)
 
     async def around_unary(self, behaviour, request, context, method, metadata):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        outcome = "OK"
-        try:
+        with _access_logged(method):
             return await behaviour(request, context)
-        except QuantmeshError as exc:
-            outcome = exc.code
-            raise
-        except BaseException as exc:
-            outcome = type(exc).__name__
-            raise
-        finally:
-            self._log(method, outcome, start)
 
     async def around_stream(self, behaviour, request, context, method, metadata):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        outcome = "OK"
-        try:
+        with _access_logged(method):
             async for item in behaviour(request, context):
                 yield item
-        except QuantmeshError as exc:
-            outcome = exc.code
-            raise
-        except BaseException as exc:
-            outcome = type(exc).__name__
-            raise
-        finally:
-            self._log(method, outcome, start)
 
-    @staticmethod
-    def _log(method: str, outcome: str, start: float) -> None:
+
+@contextmanager
+def _access_logged(method: str) -> Iterator[None]:
+    start = time.perf_counter()
+    outcome = "OK"
+    try:
+        yield
+    except QuantmeshError as exc:
+        outcome = exc.code
+        raise
+    except BaseException as exc:
+        outcome = type(exc).__name__
+        raise
+    finally:
         elapsed_ms = (time.perf_counter() - start) * 1000
         log.info(
             "rpc %s %s %.1fms",

@@ -69,12 +69,7 @@ class MarketData:
             raise InvalidArgument.for_field("frequency", "is required (1d or 1m)")
         if bars.num_rows == 0:
             raise InvalidArgument.for_field("frame", "the batch has no rows")
-        if bars.num_rows > self.max_batch_rows:
-            raise ResourceExhausted(
-                f"batch of {bars.num_rows} rows exceeds the limit of {self.max_batch_rows}; "
-                "split it into several ingests",
-                metadata={"rows": str(bars.num_rows), "limit": str(self.max_batch_rows)},
-            )
+        self.check_batch_rows(bars.num_rows)
         table = normalize_bars(bars)
         await asyncio.to_thread(validate_bars, table)
         decision = await self.gate.inspect(table, frequency, source)
@@ -98,6 +93,15 @@ class MarketData:
             symbols=counts,
             quality_gate=decision.summary,
         )
+
+    def check_batch_rows(self, rows: int) -> None:
+        """ResourceExhausted when a batch of `rows` rows is larger than one ingest may be."""
+        if rows > self.max_batch_rows:
+            raise ResourceExhausted(
+                f"batch of {rows} or more rows exceeds the limit of {self.max_batch_rows}; "
+                "split it into several ingests",
+                metadata={"rows": str(rows), "limit": str(self.max_batch_rows)},
+            )
 
     async def get_bars(
         self,
