@@ -112,6 +112,17 @@ async def test_bad_operation_names_are_rejected(served: Served) -> None:
         await client.get("operations/unknown-service/abc")
     with pytest.raises(NotFound):
         await client.cancel("operations/marketdata/nope")
+    with pytest.raises(NotFound):
+        async for _ in client.watch("operations/marketdata/nope"):
+            pass
+    with pytest.raises(NotFound):
+        await client.list(service="unknown-service")
+    with pytest.raises(InvalidArgument):
+        await client.list(service="marketdata", page_size=-1)
+    with pytest.raises(InvalidArgument):
+        await client.list(service="marketdata", page_token="forged")
+    health = await served.mesh.health("marketdata").check("")
+    assert health.status == "SERVING"
 
 
 async def test_operations_survive_a_restart(settings: RuntimeSettings) -> None:
