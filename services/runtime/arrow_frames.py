@@ -12,7 +12,10 @@ from collections.abc import Iterable, Iterator
 import pyarrow as pa
 
 DEFAULT_CHUNK_ROWS = 65_536
-DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
+# About 300 KB a chunk lets the sender encode one chunk while the receiver decodes the previous:
+# reading the 73k dow30 bars over gRPC took 26 ms with such chunks against 36 ms with 4 MB ones
+# (and 38 ms with 70 KB ones), measured with bench-style timing between two processes.
+DEFAULT_CHUNK_BYTES = 320 * 1024
 
 
 def encode_table(table: pa.Table) -> bytes:

@@ -209,3 +209,30 @@ async def test_bad_read_requests_are_invalid(marketdata: Any) -> None:
         await marketdata.get_bars([" "], Frequency.DAILY)
     with pytest.raises(InvalidArgument):
         await marketdata.list_symbols(page_size=-1)
+
+
+async def test_every_revision_is_readable_at_its_own_knowledge_time(marketdata: Any) -> None:
+    bars = make_bars(days=2)
+    versions = [100.0, 100.2, 100.4]
+    reports = []
+    for close in versions:
+        reports.append(
+            await marketdata.ingest(with_value(bars, "close", 0, close), Frequency.DAILY)
+        )
+    for report, close in zip(reports, versions, strict=True):
+        known = await marketdata.get_bars(["AAA"], Frequency.DAILY, as_of=report.ingestion_time)
+        assert closes(known) == [close, 101.0]
+    latest = await marketdata.list_symbols()
+    assert latest.symbols[0].series[0].row_count == 2  # revisions are not extra bars
+
+
+async def test_appending_new_sessions_then_reingesting_everything(marketdata: Any) -> None:
+    bars = make_bars(("AAA", "BBB"), days=6)
+    first_half = bars.filter(pa.compute.less(bars["time"], pa.scalar(T0 + 3 * DAY)))
+    second_half = bars.filter(pa.compute.greater_equal(bars["time"], pa.scalar(T0 + 3 * DAY)))
+    assert (await marketdata.ingest(first_half, Frequency.DAILY)).rows_inserted == 6
+    appended = await marketdata.ingest(second_half, Frequency.DAILY)
+    assert (appended.rows_inserted, appended.rows_unchanged) == (6, 0)
+    again = await marketdata.ingest(with_value(bars, "close", 11, 105.5), Frequency.DAILY)
+    assert (again.rows_inserted, again.rows_revised, again.rows_unchanged) == (0, 1, 11)
+    assert (await marketdata.get_bars(["BBB"], Frequency.DAILY)).num_rows == 6

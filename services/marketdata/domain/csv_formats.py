@@ -425,6 +425,42 @@ def _numbers(
     return values, empty
 
 
+_STRPTIME_FIELDS = {
+    "%Y": ("year", r"(?P<year>\d{4})", pc.year),
+    "%m": ("month", r"(?P<month>\d{1,2})", pc.month),
+    "%d": ("day", r"(?P<day>\d{1,2})", pc.day),
+    "%H": ("hour", r"(?P<hour>\d{1,2})", pc.hour),
+    "%M": ("minute", r"(?P<minute>\d{1,2})", pc.minute),
+    "%S": ("second", r"(?P<second>\d{1,2})", pc.second),
+}
+
+
+def _arrow_strptime(text: pa.Array, fmt: str) -> np.ndarray | None:
+    """Epoch microseconds via Arrow's strptime (~30x faster than pandas), or None to fall back.
+
+    Arrow's strptime rolls impossible dates over (11/31 becomes 12/1), so every field is also
+    read from the text with a regex built from `fmt` and must equal the parsed value.
+    """
+    parts = [p for p in re.split(r"(%[A-Za-z])", fmt) if p]
+    if any(p.startswith("%") and p not in _STRPTIME_FIELDS for p in parts):
+        return None
+    pattern = "".join(_STRPTIME_FIELDS[p][1] if p.startswith("%") else re.escape(p) for p in parts)
+    parsed = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
+    if parsed.null_count:
+        return None
+    fields = pc.extract_regex(text, pattern=f"^{pattern}$")
+    if fields.null_count:
+        return None
+    for p in parts:
+        if p.startswith("%"):
+            name, _, component = _STRPTIME_FIELDS[p]
+            written = pc.cast(pc.struct_field(fields, name), pa.int64())
+            if not pc.all(pc.equal(written, component(parsed))).as_py():
+                return None
+    micros: np.ndarray = parsed.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return micros
+
+
 def _micros(
     path: Path,
     rows: _Rows,
@@ -450,6 +486,10 @@ def _micros(
             return micros
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass
+    if fmt != "ISO8601":
+        fast = _arrow_strptime(pa.array(text, type=pa.string()), fmt)
+        if fast is not None:
+            return fast
     if fmt == "ISO8601":
         parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True).dt.tz_localize(None)
     else:

@@ -123,7 +123,20 @@ class MarketData:
         wanted = sorted({s.strip().upper() for s in symbols})
         if any(not s for s in wanted):
             raise InvalidArgument.for_field("symbols", "contains an empty symbol")
-        coverage = await asyncio.to_thread(self.store.coverage, frequency, wanted)
+        as_of = ensure_utc(as_of) if as_of else None
+        if wanted or start is not None or end is not None:
+            await asyncio.to_thread(self._check_coverage, wanted, frequency, start, end)
+        return await asyncio.to_thread(self.store.read, wanted, frequency, start, end, as_of)
+
+    def _check_coverage(
+        self,
+        wanted: list[str],
+        frequency: Frequency,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> None:
+        """NOT_FOUND for unknown symbols, OUT_OF_RANGE for a range that misses the data."""
+        coverage = self.store.coverage(frequency, wanted)
         missing = sorted(set(wanted) - {c.symbol for c in coverage})
         if missing:
             raise NotFound(
@@ -140,8 +153,6 @@ class MarketData:
                     f"({first.isoformat()} to {last.isoformat()})",
                     metadata={"first_time": first.isoformat(), "last_time": last.isoformat()},
                 )
-        as_of = ensure_utc(as_of) if as_of else None
-        return await asyncio.to_thread(self.store.read, wanted, frequency, start, end, as_of)
 
     async def list_symbols(
         self,

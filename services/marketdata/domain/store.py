@@ -1,8 +1,11 @@
 """Bitemporal bar storage in DuckDB.
 
-Every row carries the knowledge time it was ingested at. Re-ingesting a bar with different values
-adds a revision; identical values add nothing. Reads return, per (symbol, frequency, time), the
-latest revision ingested at or before `as_of`. Times are stored as naive UTC TIMESTAMPs.
+Every row carries the knowledge-time interval in which it was the stored truth: from
+`ingested_at` until `superseded_at` (NULL while it is the latest revision). Re-ingesting a bar with
+different values closes the old row's interval and adds a revision; identical values add nothing.
+So the latest bars are `superseded_at IS NULL` and what was known at T is
+`ingested_at <= T < coalesce(superseded_at, infinity)`: plain filters, no window functions.
+Times are stored as naive UTC TIMESTAMPs.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from services.marketdata.domain.bar_table import (
     STORED_BAR_SCHEMA,
@@ -34,11 +38,12 @@ CREATE TABLE IF NOT EXISTS bars (
     volume DOUBLE NOT NULL,
     adj_close DOUBLE,
     ingested_at TIMESTAMP NOT NULL,
+    superseded_at TIMESTAMP,
     batch_id VARCHAR NOT NULL,
     source VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ingest_batches (
-    batch_id VARCHAR PRIMARY KEY,
+    batch_id VARCHAR NOT NULL,
     ingested_at TIMESTAMP NOT NULL,
     frequency VARCHAR NOT NULL,
     source VARCHAR NOT NULL,
@@ -82,12 +87,12 @@ def open_database(path: Path | str) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path))
 
 
-def _latest_sql(where: str) -> str:
-    return f"""
-        SELECT symbol, time, open, high, low, close, volume, adj_close, ingested_at
-        FROM bars WHERE {where}
-        QUALIFY row_number() OVER (PARTITION BY symbol, time ORDER BY ingested_at DESC) = 1
-    """
+def _known_at(as_of: datetime | None, params: dict[str, object]) -> str:
+    """The filter for the revisions that were the stored truth at `as_of` (None: now)."""
+    if as_of is None:
+        return "superseded_at IS NULL"
+    params["as_of"] = _naive(as_of)
+    return "ingested_at <= $as_of AND (superseded_at IS NULL OR superseded_at > $as_of)"
 
 
 class BarStore:
@@ -97,6 +102,17 @@ class BarStore:
         self._db = connection
         self._db.execute(_SCHEMA_SQL)
         self._write_lock = threading.Lock()
+        # This store is the database file's only writer, so it can keep in memory the latest
+        # knowledge time written and the stored time extent of every (symbol, frequency).
+        (self._last_ingested_at,) = self._db.execute(
+            "SELECT max(ingested_at) FROM bars"
+        ).fetchone() or (None,)
+        self._extents: dict[tuple[str, str], tuple[datetime, datetime]] = {
+            (symbol, freq): (lo, hi)
+            for symbol, freq, lo, hi in self._db.execute(
+                "SELECT symbol, frequency, min(time), max(time) FROM bars GROUP BY ALL"
+            ).fetchall()
+        }
         self._local = threading.local()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -106,10 +122,10 @@ class BarStore:
             self._local.cursor = cursor
         return cursor
 
-    def _next_ingestion_time(self, cursor: duckdb.DuckDBPyConnection) -> datetime:
+    def _next_ingestion_time(self) -> datetime:
         """Now, but strictly after every stored knowledge time, so revisions stay ordered."""
         now = datetime.now(UTC).replace(tzinfo=None)
-        (latest,) = cursor.execute("SELECT max(ingested_at) FROM bars").fetchone() or (None,)
+        latest = self._last_ingested_at
         if latest is not None and latest >= now:
             now = latest + timedelta(microseconds=1)
         return now
@@ -125,36 +141,76 @@ class BarStore:
         """Store a validated batch atomically; returns per-symbol change counts."""
         naive_times = bars.column("time").cast(pa.timestamp("us"))
         incoming = bars.set_column(bars.schema.get_field_index("time"), "time", naive_times)
+        spans = incoming.group_by("symbol").aggregate(
+            [("time", "min"), ("time", "max"), ("time", "count")]
+        )
+        batch_extents = {
+            symbol: (lo, hi)
+            for symbol, lo, hi in zip(
+                spans.column("symbol").to_pylist(),
+                spans.column("time_min").to_pylist(),
+                spans.column("time_max").to_pylist(),
+                strict=True,
+            )
+        }
+        # A batch that touches no stored bar (a first load, or new sessions appended) needs no
+        # comparison with what is stored: every row is new.
+        touches_stored = any(
+            (symbol, frequency.value) in self._extents
+            and lo <= self._extents[(symbol, frequency.value)][1]
+            and hi >= self._extents[(symbol, frequency.value)][0]
+            for symbol, (lo, hi) in batch_extents.items()
+        )
+        scope = {
+            "freq": frequency.value,
+            "symbols": list(batch_extents),
+            "lo": min(lo for lo, _ in batch_extents.values()),
+            "hi": max(hi for _, hi in batch_extents.values()),
+        }
+        changed = " OR ".join(f"n.{c} IS DISTINCT FROM l.{c}" for c in _VALUE_COLUMNS)
         with self._write_lock:
             cursor = self._cursor()
             cursor.register("incoming", incoming)
             try:
                 cursor.execute("BEGIN TRANSACTION")
-                ingested_at = self._next_ingestion_time(cursor)
-                changed = " OR ".join(f"n.{c} IS DISTINCT FROM l.{c}" for c in _VALUE_COLUMNS)
-                cursor.execute(
-                    f"""
-                    CREATE OR REPLACE TEMP TABLE classified AS
-                    WITH latest AS ({
-                        _latest_sql(
-                            "frequency = $freq "
-                            "AND symbol IN (SELECT DISTINCT symbol FROM incoming) "
-                            "AND time BETWEEN (SELECT min(time) FROM incoming) "
-                            "AND (SELECT max(time) FROM incoming)"
-                        )
-                    })
-                    SELECT n.*, CASE WHEN l.time IS NULL THEN 'inserted'
-                                     WHEN {changed} THEN 'revised'
-                                     ELSE 'unchanged' END AS change
-                    FROM incoming n LEFT JOIN latest l USING (symbol, time)
-                    """,
-                    {"freq": frequency.value},
-                )
+                ingested_at = self._next_ingestion_time()
+                # The batch's symbols and time bounds go in as parameters so DuckDB prunes row
+                # groups instead of joining against the whole table.
+                if touches_stored:
+                    classified: pa.Table = cursor.sql(
+                        f"""
+                        WITH latest AS (
+                            SELECT symbol, time, {", ".join(_VALUE_COLUMNS)} FROM bars
+                            WHERE frequency = $freq AND superseded_at IS NULL
+                              AND list_contains($symbols, symbol) AND time BETWEEN $lo AND $hi)
+                        SELECT n.*, CASE WHEN l.time IS NULL THEN 'inserted'
+                                         WHEN {changed} THEN 'revised'
+                                         ELSE 'unchanged' END AS change
+                        FROM incoming n LEFT JOIN latest l USING (symbol, time)
+                        """,
+                        params=scope,
+                    ).to_arrow_table()
+                else:
+                    classified = incoming.append_column(
+                        "change", pa.array(["inserted"] * incoming.num_rows, pa.string())
+                    )
+                counts = _count_changes(classified)
+                cursor.register("changes", classified.filter(pc.field("change") != "unchanged"))
+                if any(c.revised for c in counts):
+                    cursor.execute(
+                        """
+                        UPDATE bars SET superseded_at = $at FROM changes k
+                        WHERE k.change = 'revised' AND bars.frequency = $freq
+                          AND bars.superseded_at IS NULL
+                          AND bars.symbol = k.symbol AND bars.time = k.time
+                        """,
+                        {"at": ingested_at, "freq": frequency.value},
+                    )
                 cursor.execute(
                     """
                     INSERT INTO bars SELECT symbol, $freq, time, open, high, low, close, volume,
-                        adj_close, $at, $batch, $source
-                    FROM classified WHERE change <> 'unchanged'
+                        adj_close, $at, NULL, $batch, $source
+                    FROM changes
                     """,
                     {
                         "freq": frequency.value,
@@ -163,16 +219,6 @@ class BarStore:
                         "source": source,
                     },
                 )
-                rows = cursor.execute(
-                    """
-                    SELECT symbol, count(*),
-                        count(*) FILTER (WHERE change = 'inserted'),
-                        count(*) FILTER (WHERE change = 'revised'),
-                        count(*) FILTER (WHERE change = 'unchanged')
-                    FROM classified GROUP BY symbol ORDER BY symbol
-                    """
-                ).fetchall()
-                counts = [SymbolCounts(*row) for row in rows]
                 cursor.execute(
                     "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
@@ -187,13 +233,17 @@ class BarStore:
                         quality_gate,
                     ],
                 )
-                cursor.execute("DROP TABLE classified")
                 cursor.execute("COMMIT")
             except BaseException:
                 cursor.execute("ROLLBACK")
                 raise
             finally:
                 cursor.unregister("incoming")
+                cursor.unregister("changes")
+            self._last_ingested_at = ingested_at
+            for symbol, (lo, hi) in batch_extents.items():
+                known = self._extents.get((symbol, frequency.value), (lo, hi))
+                self._extents[(symbol, frequency.value)] = (min(lo, known[0]), max(hi, known[1]))
         return CommitResult(ingested_at.replace(tzinfo=UTC), counts)
 
     def read(
@@ -205,10 +255,10 @@ class BarStore:
         as_of: datetime | None,
     ) -> pa.Table:
         """Latest revisions known at `as_of`, ordered by symbol then time, in STORED_BAR_SCHEMA."""
-        where = ["frequency = $freq"]
         params: dict[str, object] = {"freq": frequency.value}
+        where = ["frequency = $freq", _known_at(as_of, params)]
         if symbols:
-            where.append("symbol IN (SELECT unnest($symbols))")
+            where.append("list_contains($symbols, symbol)")
             params["symbols"] = symbols
         if start is not None:
             where.append("time >= $start")
@@ -216,10 +266,10 @@ class BarStore:
         if end is not None:
             where.append("time < $end")
             params["end"] = _naive(end)
-        if as_of is not None:
-            where.append("ingested_at <= $as_of")
-            params["as_of"] = _naive(as_of)
-        sql = _latest_sql(" AND ".join(where)) + " ORDER BY symbol, time"
+        sql = (
+            "SELECT symbol, time, open, high, low, close, volume, adj_close, ingested_at "
+            f"FROM bars WHERE {' AND '.join(where)} ORDER BY symbol, time"
+        )
         table = self._cursor().sql(sql, params=params).to_arrow_table()
         return _to_stored_schema(table)
 
@@ -232,21 +282,19 @@ class BarStore:
         limit: int | None = None,
         as_of: datetime | None = None,
     ) -> list[Coverage]:
-        """First/last time and distinct bar count per (symbol, frequency), in symbol order."""
-        where = ["true"]
+        """First/last time and bar count per (symbol, frequency) as known at `as_of` (None:
+        now), in symbol order; `after` and `limit` page through symbols."""
         params: dict[str, object] = {}
+        where = [_known_at(as_of, params)]
         if frequency is not None:
             where.append("frequency = $freq")
             params["freq"] = frequency.value
         if symbols:
-            where.append("symbol IN (SELECT unnest($symbols))")
+            where.append("list_contains($symbols, symbol)")
             params["symbols"] = symbols
         if prefix:
             where.append("starts_with(symbol, $prefix)")
             params["prefix"] = prefix.upper()
-        if as_of is not None:
-            where.append("ingested_at <= $as_of")
-            params["as_of"] = _naive(as_of)
         symbol_where = list(where)
         if after is not None:
             symbol_where.append("symbol > $after")
@@ -257,7 +305,7 @@ class BarStore:
             self._cursor()
             .execute(
                 f"""
-            SELECT symbol, frequency, min(time), max(time), count(DISTINCT time)
+            SELECT symbol, frequency, min(time), max(time), count(*)
             FROM bars WHERE {" AND ".join(where)} AND symbol IN ({page})
             GROUP BY symbol, frequency ORDER BY symbol, frequency
             """,
@@ -272,6 +320,29 @@ class BarStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _count_changes(classified: pa.Table) -> list[SymbolCounts]:
+    """Per-symbol counts of the `change` column ('inserted', 'revised', 'unchanged')."""
+    grouped = classified.group_by(["symbol", "change"]).aggregate([("change", "count")])
+    tally: dict[str, dict[str, int]] = {}
+    for symbol, change, n in zip(
+        grouped.column("symbol").to_pylist(),
+        grouped.column("change").to_pylist(),
+        grouped.column("change_count").to_pylist(),
+        strict=True,
+    ):
+        tally.setdefault(symbol, {})[change] = n
+    return [
+        SymbolCounts(
+            symbol,
+            sum(t.values()),
+            t.get("inserted", 0),
+            t.get("revised", 0),
+            t.get("unchanged", 0),
+        )
+        for symbol, t in sorted(tally.items())
+    ]
 
 
 def _naive(value: datetime) -> datetime:
