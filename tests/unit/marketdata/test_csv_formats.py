@@ -7,7 +7,6 @@ need them skip locally when it is absent and fail when CI=true.
 from __future__ import annotations
 
 import csv
-import os
 import time
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -33,6 +32,7 @@ from services.marketdata.domain.csv_formats import (
     symbol_from_path,
 )
 from services.runtime.errors import InvalidArgument
+from tests.conftest import require_shared_data
 
 DOW30 = (  # noqa: SIM905 - one line per ticker would drown the module
     "AAPL AXP BA CAT CSCO CVX DIS DWDP GS HD IBM INTC JNJ JPM KO MCD MMM MSFT NKE PFE PG TRV "
@@ -57,23 +57,9 @@ INTRADAY = {
 }
 
 
-def _repo_root() -> Path:
-    for folder in Path(__file__).resolve().parents:
-        if (folder / "pyproject.toml").is_file():
-            return folder
-    raise RuntimeError("no pyproject.toml above the test file")
-
-
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
-    """The shared real-data folder: skipped locally when absent, a failure when CI=true."""
-    folder = _repo_root().parent / "shared" / "data"
-    if not folder.is_dir():
-        message = f"real market data not found at {folder} (expected beside the checkout)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return folder
+    return require_shared_data()
 
 
 def write(folder: Path, name: str, text: str) -> Path:
