@@ -6,7 +6,6 @@ import argparse
 import sys
 from dataclasses import replace
 
-import pyarrow as pa
 import pyarrow.csv as pacsv
 from rich.console import Console
 from rich.markup import escape
@@ -120,12 +119,8 @@ async def bars(args: argparse.Namespace, settings: RuntimeSettings) -> int:
         table = await mesh.marketdata.get_bars(
             [args.symbol], Frequency(args.frequency), args.start, args.end, args.as_of
         )
-    write_csv(table, sys.stdout.buffer)
+    pacsv.write_csv(table, sys.stdout.buffer)
     return 0
-
-
-def write_csv(table: pa.Table, sink: object) -> None:
-    pacsv.write_csv(table, sink)
 
 
 async def demo(args: argparse.Namespace, settings: RuntimeSettings) -> int:

@@ -160,8 +160,7 @@ class AuthInterceptor(BehaviourInterceptor):
     """Bearer tokens per team; health and reflection stay open.
 
     No or unknown token -> UNAUTHENTICATED; a team not allowed to call the service ->
-    PERMISSION_DENIED. The caller's team is put in the context's invocation metadata view via
-    `team_of(context)`.
+    PERMISSION_DENIED.
     """
 
     def __init__(self, tokens: dict[str, str], allow: dict[str, frozenset[str]]) -> None:

@@ -13,9 +13,12 @@ from quantmesh.common.v1 import arrow_pb2, bar_pb2
 from quantmesh.marketdata.v1 import marketdata_pb2 as pb
 from quantmesh.marketdata.v1 import marketdata_pb2_grpc
 
+from services.clients.mesh import MeshClient
+from services.marketdata.app import MarketDataService, MarketDataSettings
 from services.marketdata.domain.bar_table import Frequency
 from services.runtime.arrow_frames import encode_table
 from services.runtime.errors import InvalidArgument, ResourceExhausted, Unavailable
+from services.runtime.server import MeshServer
 from services.runtime.settings import RuntimeSettings
 from services.runtime.status_codes import STATUS_DETAILS_KEY
 from tests.bars import make_bars
@@ -93,25 +96,17 @@ async def test_errors_carry_error_info_and_bad_request_details(served: Served) -
 
 
 async def test_oversized_batches_are_resource_exhausted(settings: RuntimeSettings) -> None:
-    from services.marketdata.app import MarketDataService, MarketDataSettings
-    from services.runtime.server import MeshServer
-
     service = MarketDataService(settings, MarketDataSettings(max_batch_rows=10))
     server = MeshServer([service], settings)
     port = await server.start()
-    served = Served(server, f"127.0.0.1:{port}", (await serve_client(settings, port)), settings)
+    address = f"127.0.0.1:{port}"
+    served = Served(server, address, MeshClient(settings, address=address), settings)
     try:
         with pytest.raises(ResourceExhausted):
             await served.mesh.marketdata.ingest(make_bars(("A", "B", "C")), Frequency.DAILY)
         await assert_healthy_and_empty(served)
     finally:
         await shutdown(served)
-
-
-async def serve_client(settings: RuntimeSettings, port: int):  # type: ignore[no-untyped-def]
-    from services.clients.mesh import MeshClient
-
-    return MeshClient(settings, address=f"127.0.0.1:{port}")
 
 
 async def test_unknown_enum_values_in_reads_are_invalid(served: Served) -> None:

@@ -40,10 +40,6 @@ BAR_SCHEMA = pa.schema(
 STORED_BAR_SCHEMA = BAR_SCHEMA.append(pa.field("ingested_at", TIME_TYPE, nullable=False))
 
 
-def empty_bars() -> pa.Table:
-    return BAR_SCHEMA.empty_table()
-
-
 def _bad(row: int, field: str, description: str, table: pa.Table) -> InvalidArgument:
     symbol = table.column("symbol")[row].as_py() if "symbol" in table.column_names else None
     time = table.column("time")[row].as_py() if "time" in table.column_names else None

@@ -104,15 +104,14 @@ class BarStore:
         self._write_lock = threading.Lock()
         # This store is the database file's only writer, so it can keep in memory the latest
         # knowledge time written and the stored time extent of every (symbol, frequency).
-        (self._last_ingested_at,) = self._db.execute(
-            "SELECT max(ingested_at) FROM bars"
-        ).fetchone() or (None,)
+        rows = self._db.execute(
+            "SELECT symbol, frequency, min(time), max(time), max(ingested_at) "
+            "FROM bars GROUP BY ALL"
+        ).fetchall()
         self._extents: dict[tuple[str, str], tuple[datetime, datetime]] = {
-            (symbol, freq): (lo, hi)
-            for symbol, freq, lo, hi in self._db.execute(
-                "SELECT symbol, frequency, min(time), max(time) FROM bars GROUP BY ALL"
-            ).fetchall()
+            (symbol, freq): (lo, hi) for symbol, freq, lo, hi, _ in rows
         }
+        self._last_ingested_at: datetime | None = max((r[4] for r in rows), default=None)
         self._local = threading.local()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:

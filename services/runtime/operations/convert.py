@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import cast
 
 from google.protobuf import any_pb2
@@ -85,4 +86,4 @@ def from_pb(message: pb.Operation) -> OperationRecord:
             reason=message.error.reason,
             metadata=dict(message.error.metadata),
         )
-    return OperationRecord(**{**record.__dict__, "result": result, "failure": failure})
+    return replace(record, result=result, failure=failure)

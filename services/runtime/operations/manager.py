@@ -190,13 +190,6 @@ class OperationManager:
         finally:
             self._watchers.discard(changed)
 
-    async def wait(self, operation_id: str) -> OperationRecord:
-        """The final record, once the operation has reached a terminal state."""
-        async for record in self.watch(operation_id):
-            if record.state.terminal:
-                return record
-        return self.get(operation_id)
-
     # -- internals ---------------------------------------------------------------------------
 
     async def _run(self, operation_id: str, job: Job, progress: Progress) -> None:
