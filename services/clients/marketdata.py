@@ -15,6 +15,7 @@ from services.clients.base import ServiceClient
 from services.marketdata import codec
 from services.marketdata.domain.bar_table import STORED_BAR_SCHEMA, Frequency
 from services.marketdata.domain.service import IngestReport, SymbolInfo, SymbolPage
+from services.marketdata.domain.store import BatchNotice
 from services.runtime.arrow_frames import concat_tables, decode_table, encode_table, split_table
 from services.runtime.status_codes import from_rpc_error
 from services.runtime.time_convert import to_timestamp
@@ -31,6 +32,7 @@ class MarketDataClient(ServiceClient):
         frequency: Frequency | None,
         source: str = "",
         *,
+        force: bool = False,
         timeout: float | None = None,
     ) -> IngestReport:
         """Send one batch (a table, or tables streamed as chunks); all rows commit or none."""
@@ -43,6 +45,7 @@ class MarketDataClient(ServiceClient):
                     yield pb.IngestBarsRequest(
                         frequency=codec.frequency_to_pb(frequency if index == 0 else None),
                         source=source if index == 0 else "",
+                        force=force and index == 0,
                         frame=arrow_pb2.ArrowFrame(
                             ipc_stream=encode_table(chunk),
                             row_count=chunk.num_rows,
@@ -120,6 +123,27 @@ class MarketDataClient(ServiceClient):
             page_token=page_token,
         )
         return codec.page_from_pb(await self._unary(self._stub.ListSymbols, request, timeout))
+
+    async def watch_ingests(
+        self,
+        after: datetime | None = None,
+        frequency: Frequency | None = None,
+        heartbeat_s: float = 5.0,
+        *,
+        timeout: float | None = 0,
+    ) -> AsyncIterator[BatchNotice | None]:
+        """Committed batches after `after` (replayed first), then live ones; None is a heartbeat.
+
+        The stream has no deadline by default (`timeout=0`); it ends when the server shuts down.
+        """
+        request = pb.WatchIngestsRequest(
+            frequency=codec.frequency_to_pb(frequency),
+            heartbeat_interval_ms=round(heartbeat_s * 1000),
+        )
+        if after is not None:
+            request.after.CopyFrom(to_timestamp(after))
+        async for message in self._stream(self._stub.WatchIngests, request, timeout):
+            yield codec.notice_from_pb(message.notice) if message.HasField("notice") else None
 
     async def all_symbols(
         self, frequency: Frequency | None = None, prefix: str = "", *, timeout: float | None = None

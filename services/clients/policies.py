@@ -6,7 +6,7 @@ from services.runtime.channels import MethodPolicy
 
 MARKETDATA = MethodPolicy(
     "quantmesh.marketdata.v1.MarketDataService",
-    idempotent=("GetBars", "ListSymbols"),
+    idempotent=("GetBars", "ListSymbols", "WatchIngests"),
     unary=("ListSymbols",),
 )
 OPERATIONS = MethodPolicy(

@@ -6,8 +6,9 @@ from quantmesh.common.v1 import bar_pb2
 from quantmesh.marketdata.v1 import marketdata_pb2 as pb
 
 from services.marketdata.domain.bar_table import Frequency
+from services.marketdata.domain.gate import IngestOutcome
 from services.marketdata.domain.service import IngestReport, SymbolInfo, SymbolPage
-from services.marketdata.domain.store import Coverage, SymbolCounts
+from services.marketdata.domain.store import BatchNotice, Coverage, SymbolCounts
 from services.runtime.errors import InvalidArgument
 from services.runtime.time_convert import from_timestamp, to_timestamp
 
@@ -16,6 +17,13 @@ _FREQ_TO_PB: dict[Frequency, bar_pb2.Frequency] = {
     Frequency.MINUTE: bar_pb2.FREQUENCY_MINUTE,
 }
 _FREQ_FROM_PB = {v: k for k, v in _FREQ_TO_PB.items()}
+_OUTCOME_TO_PB: dict[IngestOutcome, pb.IngestOutcome] = {
+    IngestOutcome.COMMITTED: pb.INGEST_OUTCOME_COMMITTED,
+    IngestOutcome.COMMITTED_UNCHECKED: pb.INGEST_OUTCOME_COMMITTED_UNCHECKED,
+    IngestOutcome.COMMITTED_FORCED: pb.INGEST_OUTCOME_COMMITTED_FORCED,
+    IngestOutcome.QUARANTINED: pb.INGEST_OUTCOME_QUARANTINED,
+}
+_OUTCOME_FROM_PB = {v: k for k, v in _OUTCOME_TO_PB.items()}
 
 
 def frequency_to_pb(frequency: Frequency | None) -> bar_pb2.Frequency:
@@ -50,6 +58,8 @@ def report_to_pb(report: IngestReport) -> pb.IngestBarsResponse:
             for c in report.symbols
         ],
         quality_gate=report.quality_gate,
+        outcome=_OUTCOME_TO_PB[report.outcome],
+        quality_event_ids=report.quality_event_ids,
     )
 
 
@@ -68,6 +78,36 @@ def report_from_pb(message: pb.IngestBarsResponse) -> IngestReport:
             for s in message.symbols
         ],
         quality_gate=message.quality_gate,
+        outcome=_OUTCOME_FROM_PB.get(message.outcome, IngestOutcome.COMMITTED_UNCHECKED),
+        quality_event_ids=list(message.quality_event_ids),
+    )
+
+
+def notice_to_pb(notice: BatchNotice) -> pb.IngestNotice:
+    message = pb.IngestNotice(
+        batch_id=notice.batch_id,
+        ingestion_time=to_timestamp(notice.ingested_at),
+        frequency=frequency_to_pb(notice.frequency),
+        symbols=notice.symbols,
+        rows_changed=notice.rows_changed,
+    )
+    if notice.first_time is not None:
+        message.first_time.CopyFrom(to_timestamp(notice.first_time))
+    if notice.last_time is not None:
+        message.last_time.CopyFrom(to_timestamp(notice.last_time))
+    return message
+
+
+def notice_from_pb(message: pb.IngestNotice) -> BatchNotice:
+    frequency = frequency_from_pb(message.frequency) or Frequency.DAILY
+    return BatchNotice(
+        message.batch_id,
+        from_timestamp(message.ingestion_time),
+        frequency,
+        list(message.symbols),
+        from_timestamp(message.first_time) if message.HasField("first_time") else None,
+        from_timestamp(message.last_time) if message.HasField("last_time") else None,
+        message.rows_changed,
     )
 
 

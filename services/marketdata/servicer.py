@@ -19,7 +19,8 @@ from services.runtime.arrow_frames import (
     split_table,
 )
 from services.runtime.errors import InvalidArgument
-from services.runtime.time_convert import optional_from_timestamp
+from services.runtime.streams import heartbeat_seconds
+from services.runtime.time_convert import optional_from_timestamp, to_timestamp, utc_now
 
 
 class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
@@ -33,11 +34,12 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
         rows = 0
         frequency = None
         source = ""
+        force = False
         index = 0
         async for message in request_iterator:
             declared = codec.frequency_from_pb(message.frequency, f"requests[{index}].frequency")
             if index == 0:
-                frequency, source = declared, message.source
+                frequency, source, force = declared, message.source, message.force
             elif declared is not None and declared != frequency:
                 raise InvalidArgument.for_field(
                     f"requests[{index}].frequency", "differs from the first message's frequency"
@@ -56,7 +58,7 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
             raise InvalidArgument.for_field(
                 "frame", f"chunks have incompatible schemas: {exc}"
             ) from None
-        report = await self._domain.ingest(table, frequency, source)
+        report = await self._domain.ingest(table, frequency, source, force)
         return codec.report_to_pb(report)
 
     async def GetBars(
@@ -90,6 +92,20 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
             request.page_token,
         )
         return codec.page_to_pb(page)
+
+    async def WatchIngests(
+        self, request: pb.WatchIngestsRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchIngestsResponse]:
+        heartbeat_s = heartbeat_seconds(request.heartbeat_interval_ms)
+        async for notice in self._domain.watch_ingests(
+            optional_from_timestamp(request, "after"),
+            codec.frequency_from_pb(request.frequency),
+            heartbeat_s,
+        ):
+            if notice is None:
+                yield pb.WatchIngestsResponse(heartbeat_time=to_timestamp(utc_now()))
+            else:
+                yield pb.WatchIngestsResponse(notice=codec.notice_to_pb(notice))
 
 
 def _decode_chunk(frame: arrow_pb2.ArrowFrame, index: int) -> pa.Table:

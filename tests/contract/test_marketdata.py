@@ -6,6 +6,7 @@ process (or language) sees over the network, status codes included.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -236,3 +237,44 @@ async def test_appending_new_sessions_then_reingesting_everything(marketdata: An
     again = await marketdata.ingest(with_value(bars, "close", 11, 105.5), Frequency.DAILY)
     assert (again.rows_inserted, again.rows_revised, again.rows_unchanged) == (0, 1, 11)
     assert (await marketdata.get_bars(["BBB"], Frequency.DAILY)).num_rows == 6
+
+
+async def next_notice(stream: AsyncIterator[Any]) -> Any:
+    """The next batch notice of a watch stream, skipping heartbeats."""
+    async with asyncio.timeout(10):
+        async for notice in stream:
+            if notice is not None:
+                return notice
+    raise AssertionError("the watch stream ended")
+
+
+async def test_watch_replays_batches_after_a_knowledge_time_then_streams_live(
+    marketdata: Any,
+) -> None:
+    first = await marketdata.ingest(make_bars(("AAA",), days=3), Frequency.DAILY)
+    second = await marketdata.ingest(make_bars(("BBB",), days=2), Frequency.DAILY)
+    stream = marketdata.watch_ingests(first.ingestion_time, heartbeat_s=0.2)
+    replayed = await next_notice(stream)
+    assert (replayed.batch_id, replayed.symbols) == (second.batch_id, ["BBB"])
+    assert (replayed.first_time, replayed.last_time) == (T0, T0 + DAY)
+
+    later = pa.concat_tables([make_bars(("AAA",), days=4).slice(3), make_bars(("CCC",), days=1)])
+    live = await marketdata.ingest(later, Frequency.DAILY)
+    notice = await next_notice(stream)
+    assert notice.batch_id == live.batch_id
+    assert notice.symbols == ["AAA", "CCC"]
+    assert notice.ingested_at == live.ingestion_time
+    assert notice.rows_changed == 2
+    await stream.aclose()
+
+
+async def test_watch_is_silent_on_unchanged_batches_and_heartbeats_while_idle(
+    marketdata: Any,
+) -> None:
+    bars = make_bars(("AAA",), days=3)
+    await marketdata.ingest(bars, Frequency.DAILY)
+    stream = marketdata.watch_ingests(heartbeat_s=0.1)
+    await marketdata.ingest(bars, Frequency.DAILY)  # identical: nothing changed
+    async with asyncio.timeout(5):
+        assert await anext(stream) is None  # a heartbeat, not a notice
+    await stream.aclose()

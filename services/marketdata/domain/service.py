@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
 
 from services.marketdata.domain.bar_table import Frequency, normalize_bars, validate_bars
-from services.marketdata.domain.gate import IngestGate, PassThroughGate
-from services.marketdata.domain.store import BarStore, Coverage, SymbolCounts
+from services.marketdata.domain.gate import IngestGate, IngestOutcome, PassThroughGate
+from services.marketdata.domain.ingest_feed import IngestFeed
+from services.marketdata.domain.store import BarStore, BatchNotice, Coverage, SymbolCounts
 from services.runtime.errors import (
-    FailedPrecondition,
     InvalidArgument,
     NotFound,
     OutOfRange,
@@ -38,6 +38,8 @@ class IngestReport:
     rows_unchanged: int
     symbols: list[SymbolCounts]
     quality_gate: str
+    outcome: IngestOutcome = IngestOutcome.COMMITTED_UNCHECKED
+    quality_event_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,17 @@ class MarketData:
         self.store = store
         self.gate: IngestGate = gate or PassThroughGate()
         self.max_batch_rows = max_batch_rows
+        self.feed = IngestFeed()
         self._ingest_lock = asyncio.Lock()
 
     async def ingest(
-        self, bars: pa.Table, frequency: Frequency | None, source: str = ""
+        self, bars: pa.Table, frequency: Frequency | None, source: str = "", force: bool = False
     ) -> IngestReport:
-        """Validate, gate and commit one batch atomically: all rows or none."""
+        """Validate, gate and commit one batch atomically: all rows or none.
+
+        The quality gate may quarantine the batch instead (stored apart, invisible to reads);
+        `force` commits it anyway and the forced decision is recorded with the sentinel's events.
+        """
         if frequency is None:
             raise InvalidArgument.for_field("frequency", "is required (1d or 1m)")
         if bars.num_rows == 0:
@@ -72,16 +79,31 @@ class MarketData:
         self.check_batch_rows(bars.num_rows)
         table = normalize_bars(bars)
         await asyncio.to_thread(validate_bars, table)
-        decision = await self.gate.inspect(table, frequency, source)
-        if not decision.commit:
-            raise FailedPrecondition(
-                f"batch rejected by the quality gate: {decision.summary}", reason="QUALITY_GATE"
-            )
         batch_id = uuid.uuid4().hex
+        decision = await self.gate.inspect(table, frequency, source, batch_id, force)
+        if not decision.outcome.commits:
+            async with self._ingest_lock:
+                at = await asyncio.to_thread(
+                    self.store.quarantine, table, frequency, source, batch_id, decision.summary
+                )
+            return IngestReport(
+                batch_id=batch_id,
+                ingestion_time=at,
+                rows_received=table.num_rows,
+                rows_inserted=0,
+                rows_revised=0,
+                rows_unchanged=0,
+                symbols=[],
+                quality_gate=decision.summary,
+                outcome=decision.outcome,
+                quality_event_ids=decision.event_ids,
+            )
         async with self._ingest_lock:
             result = await asyncio.to_thread(
                 self.store.commit, table, frequency, source, batch_id, decision.summary
             )
+            if result.notice.rows_changed:
+                self.feed.publish(result.notice)
         counts = result.symbols
         return IngestReport(
             batch_id=batch_id,
@@ -92,7 +114,23 @@ class MarketData:
             rows_unchanged=sum(c.unchanged for c in counts),
             symbols=counts,
             quality_gate=decision.summary,
+            outcome=decision.outcome,
+            quality_event_ids=decision.event_ids,
         )
+
+    def watch_ingests(
+        self,
+        after: datetime | None = None,
+        frequency: Frequency | None = None,
+        heartbeat_s: float = 5.0,
+    ) -> AsyncIterator[BatchNotice | None]:
+        """Committed batches after `after` (replayed), then live ones; None is a heartbeat."""
+        after = ensure_utc(after) if after else None
+
+        def replay(since: datetime | None) -> list[BatchNotice]:
+            return self.store.batch_notices(since, frequency)
+
+        return self.feed.watch(replay, after, frequency, heartbeat_s)
 
     def check_batch_rows(self, rows: int) -> None:
         """ResourceExhausted when a batch of `rows` rows is larger than one ingest may be."""

@@ -53,6 +53,21 @@ CREATE TABLE IF NOT EXISTS ingest_batches (
     rows_unchanged BIGINT NOT NULL,
     quality_gate VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quarantined_bars (
+    batch_id VARCHAR NOT NULL,
+    quarantined_at TIMESTAMP NOT NULL,
+    frequency VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    quality_gate VARCHAR NOT NULL,
+    symbol VARCHAR NOT NULL,
+    time TIMESTAMP NOT NULL,
+    open DOUBLE,
+    high DOUBLE,
+    low DOUBLE,
+    close DOUBLE,
+    volume DOUBLE,
+    adj_close DOUBLE
+);
 """
 
 
@@ -69,6 +84,20 @@ class SymbolCounts:
 class CommitResult:
     ingested_at: datetime
     symbols: list[SymbolCounts]
+    notice: BatchNotice
+
+
+@dataclass(frozen=True)
+class BatchNotice:
+    """A committed batch as watchers see it: which symbols and bar times changed."""
+
+    batch_id: str
+    ingested_at: datetime
+    frequency: Frequency
+    symbols: list[str]
+    first_time: datetime | None
+    last_time: datetime | None
+    rows_changed: int
 
 
 @dataclass(frozen=True)
@@ -194,7 +223,8 @@ class BarStore:
                         "change", pa.array(["inserted"] * incoming.num_rows, pa.string())
                     )
                 counts = _count_changes(classified)
-                cursor.register("changes", classified.filter(pc.field("change") != "unchanged"))
+                changes = classified.filter(pc.field("change") != "unchanged")
+                cursor.register("changes", changes)
                 if any(c.revised for c in counts):
                     cursor.execute(
                         """
@@ -243,7 +273,104 @@ class BarStore:
             for symbol, (lo, hi) in batch_extents.items():
                 known = self._extents.get((symbol, frequency.value), (lo, hi))
                 self._extents[(symbol, frequency.value)] = (min(lo, known[0]), max(hi, known[1]))
-        return CommitResult(ingested_at.replace(tzinfo=UTC), counts)
+        at = ingested_at.replace(tzinfo=UTC)
+        changed_times = changes.column("time")
+        notice = BatchNotice(
+            batch_id,
+            at,
+            frequency,
+            [c.symbol for c in counts if c.inserted or c.revised],
+            pc.min(changed_times).as_py().replace(tzinfo=UTC) if len(changed_times) else None,
+            pc.max(changed_times).as_py().replace(tzinfo=UTC) if len(changed_times) else None,
+            changes.num_rows,
+        )
+        return CommitResult(at, counts, notice)
+
+    def quarantine(
+        self, bars: pa.Table, frequency: Frequency, source: str, batch_id: str, quality_gate: str
+    ) -> datetime:
+        """Store a batch apart from the bars: kept for inspection, invisible to every read."""
+        naive_times = bars.column("time").cast(pa.timestamp("us"))
+        incoming = bars.set_column(bars.schema.get_field_index("time"), "time", naive_times)
+        with self._write_lock:
+            cursor = self._cursor()
+            cursor.register("incoming", incoming)
+            try:
+                at = self._next_ingestion_time()
+                cursor.execute(
+                    """
+                    INSERT INTO quarantined_bars SELECT $batch, $at, $freq, $source, $gate,
+                        symbol, time, open, high, low, close, volume, adj_close
+                    FROM incoming
+                    """,
+                    {
+                        "batch": batch_id,
+                        "at": at,
+                        "freq": frequency.value,
+                        "source": source,
+                        "gate": quality_gate,
+                    },
+                )
+            finally:
+                cursor.unregister("incoming")
+        return at.replace(tzinfo=UTC)
+
+    def quarantined_rows(self, batch_id: str | None = None) -> int:
+        """Rows held in quarantine, of one batch or of all."""
+        sql = "SELECT count(*) FROM quarantined_bars"
+        params: list[object] = []
+        if batch_id is not None:
+            sql += " WHERE batch_id = ?"
+            params.append(batch_id)
+        row = self._cursor().execute(sql, params).fetchone()
+        return int(row[0]) if row else 0
+
+    def batch_notices(
+        self,
+        after: datetime | None,
+        frequency: Frequency | None = None,
+        batch_id: str | None = None,
+    ) -> list[BatchNotice]:
+        """Committed batches that changed bars, after a knowledge time, oldest first."""
+        params: dict[str, object] = {}
+        where = ["b.rows_inserted + b.rows_revised > 0"]
+        if after is not None:
+            where.append("b.ingested_at > $after")
+            params["after"] = _naive(after)
+        if frequency is not None:
+            where.append("b.frequency = $freq")
+            params["freq"] = frequency.value
+        if batch_id is not None:
+            where.append("b.batch_id = $batch")
+            params["batch"] = batch_id
+        rows = (
+            self._cursor()
+            .execute(
+                f"""
+                SELECT b.batch_id, b.ingested_at, b.frequency,
+                       list_sort(list_distinct(list(r.symbol))), min(r.time), max(r.time),
+                       b.rows_inserted + b.rows_revised
+                FROM ingest_batches b JOIN bars r
+                  ON r.batch_id = b.batch_id AND r.ingested_at = b.ingested_at
+                WHERE {" AND ".join(where)}
+                GROUP BY ALL ORDER BY b.ingested_at
+                """,
+                params,
+            )
+            .fetchall()
+        )
+        return [
+            BatchNotice(
+                batch,
+                at.replace(tzinfo=UTC),
+                Frequency(freq),
+                list(symbols),
+                first.replace(tzinfo=UTC) if first else None,
+                last.replace(tzinfo=UTC) if last else None,
+                int(changed),
+            )
+            for batch, at, freq, symbols, first, last, changed in rows
+        ]
 
     def read(
         self,

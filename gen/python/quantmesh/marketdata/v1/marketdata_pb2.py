@@ -28,31 +28,39 @@ from quantmesh.common.v1 import bar_pb2 as quantmesh_dot_common_dot_v1_dot_bar__
 from quantmesh.common.v1 import time_range_pb2 as quantmesh_dot_common_dot_v1_dot_time__range__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(quantmesh/marketdata/v1/marketdata.proto\x12\x17quantmesh.marketdata.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fquantmesh/common/v1/arrow.proto\x1a\x1dquantmesh/common/v1/bar.proto\x1a$quantmesh/common/v1/time_range.proto\"\x86\x01\n\x11IngestBarsRequest\x12\x31\n\tfrequency\x18\x01 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\x12\x0e\n\x06source\x18\x02 \x01(\t\x12.\n\x05\x66rame\x18\x03 \x01(\x0b\x32\x1f.quantmesh.common.v1.ArrowFrame\"\x8b\x02\n\x12IngestBarsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x32\n\x0eingestion_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrows_received\x18\x03 \x01(\x03\x12\x15\n\rrows_inserted\x18\x04 \x01(\x03\x12\x14\n\x0crows_revised\x18\x05 \x01(\x03\x12\x16\n\x0erows_unchanged\x18\x06 \x01(\x03\x12=\n\x07symbols\x18\x07 \x03(\x0b\x32,.quantmesh.marketdata.v1.SymbolIngestSummary\x12\x14\n\x0cquality_gate\x18\x08 \x01(\t\"\x81\x01\n\x13SymbolIngestSummary\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x15\n\rrows_received\x18\x02 \x01(\x03\x12\x15\n\rrows_inserted\x18\x03 \x01(\x03\x12\x14\n\x0crows_revised\x18\x04 \x01(\x03\x12\x16\n\x0erows_unchanged\x18\x05 \x01(\x03\"\xcf\x01\n\x0eGetBarsRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x31\n\tfrequency\x18\x02 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\x12\x32\n\ntime_range\x18\x03 \x01(\x0b\x32\x1e.quantmesh.common.v1.TimeRange\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12max_rows_per_chunk\x18\x05 \x01(\x05\"A\n\x0fGetBarsResponse\x12.\n\x05\x66rame\x18\x01 \x01(\x0b\x32\x1f.quantmesh.common.v1.ArrowFrame\"~\n\x12ListSymbolsRequest\x12\x31\n\tfrequency\x18\x01 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"d\n\x13ListSymbolsResponse\x12\x34\n\x07symbols\x18\x01 \x03(\x0b\x32#.quantmesh.marketdata.v1.SymbolInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"U\n\nSymbolInfo\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x37\n\x06series\x18\x02 \x03(\x0b\x32\'.quantmesh.marketdata.v1.SeriesCoverage\"\xb5\x01\n\x0eSeriesCoverage\x12\x31\n\tfrequency\x18\x01 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\x12.\n\nfirst_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\trow_count\x18\x04 \x01(\x03\x32\xc6\x02\n\x11MarketDataService\x12g\n\nIngestBars\x12*.quantmesh.marketdata.v1.IngestBarsRequest\x1a+.quantmesh.marketdata.v1.IngestBarsResponse(\x01\x12^\n\x07GetBars\x12\'.quantmesh.marketdata.v1.GetBarsRequest\x1a(.quantmesh.marketdata.v1.GetBarsResponse0\x01\x12h\n\x0bListSymbols\x12+.quantmesh.marketdata.v1.ListSymbolsRequest\x1a,.quantmesh.marketdata.v1.ListSymbolsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(quantmesh/marketdata/v1/marketdata.proto\x12\x17quantmesh.marketdata.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fquantmesh/common/v1/arrow.proto\x1a\x1dquantmesh/common/v1/bar.proto\x1a$quantmesh/common/v1/time_range.proto\"\x95\x01\n\x11IngestBarsRequest\x12\x31\n\tfrequency\x18\x01 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\x12\x0e\n\x06source\x18\x02 \x01(\t\x12.\n\x05\x66rame\x18\x03 \x01(\x0b\x32\x1f.quantmesh.common.v1.ArrowFrame\x12\r\n\x05\x66orce\x18\x04 \x01(\x08\"\xdf\x02\n\x12IngestBarsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x32\n\x0eingestion_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrows_received\x18\x03 \x01(\x03\x12\x15\n\rrows_inserted\x18\x04 \x01(\x03\x12\x14\n\x0crows_revised\x18\x05 \x01(\x03\x12\x16\n\x0erows_unchanged\x18\x06 \x01(\x03\x12=\n\x07symbols\x18\x07 \x03(\x0b\x32,.quantmesh.marketdata.v1.SymbolIngestSummary\x12\x14\n\x0cquality_gate\x18\x08 \x01(\t\x12\x37\n\x07outcome\x18\t \x01(\x0e\x32&.quantmesh.marketdata.v1.IngestOutcome\x12\x19\n\x11quality_event_ids\x18\n \x03(\t\"\x81\x01\n\x13SymbolIngestSummary\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x15\n\rrows_received\x18\x02 \x01(\x03\x12\x15\n\rrows_inserted\x18\x03 \x01(\x03\x12\x14\n\x0crows_revised\x18\x04 \x01(\x03\x12\x16\n\x0erows_unchanged\x18\x05 \x01(\x03\"\xcf\x01\n\x0eGetBarsRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x31\n\tfrequency\x18\x02 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\x12\x32\n\ntime_range\x18\x03 \x01(\x0b\x32\x1e.quantmesh.common.v1.TimeRange\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12max_rows_per_chunk\x18\x05 \x01(\x05\"A\n\x0fGetBarsResponse\x12.\n\x05\x66rame\x18\x01 \x01(\x0b\x32\x1f.quantmesh.common.v1.ArrowFrame\"~\n\x12ListSymbolsRequest\x12\x31\n\tfrequency\x18\x01 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"d\n\x13ListSymbolsResponse\x12\x34\n\x07symbols\x18\x01 \x03(\x0b\x32#.quantmesh.marketdata.v1.SymbolInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"U\n\nSymbolInfo\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x37\n\x06series\x18\x02 \x03(\x0b\x32\'.quantmesh.marketdata.v1.SeriesCoverage\"\xb5\x01\n\x0eSeriesCoverage\x12\x31\n\tfrequency\x18\x01 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\x12.\n\nfirst_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\trow_count\x18\x04 \x01(\x03\"\x92\x01\n\x13WatchIngestsRequest\x12)\n\x05\x61\x66ter\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\tfrequency\x18\x02 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\x12\x1d\n\x15heartbeat_interval_ms\x18\x03 \x01(\x05\"\x8d\x02\n\x0cIngestNotice\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x32\n\x0eingestion_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\tfrequency\x18\x03 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\x12\x0f\n\x07symbols\x18\x04 \x03(\t\x12.\n\nfirst_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crows_changed\x18\x07 \x01(\x03\"\x81\x01\n\x14WatchIngestsResponse\x12\x35\n\x06notice\x18\x01 \x01(\x0b\x32%.quantmesh.marketdata.v1.IngestNotice\x12\x32\n\x0eheartbeat_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xba\x01\n\rIngestOutcome\x12\x1e\n\x1aINGEST_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n\x18INGEST_OUTCOME_COMMITTED\x10\x01\x12&\n\"INGEST_OUTCOME_COMMITTED_UNCHECKED\x10\x02\x12#\n\x1fINGEST_OUTCOME_COMMITTED_FORCED\x10\x03\x12\x1e\n\x1aINGEST_OUTCOME_QUARANTINED\x10\x04\x32\xb5\x03\n\x11MarketDataService\x12g\n\nIngestBars\x12*.quantmesh.marketdata.v1.IngestBarsRequest\x1a+.quantmesh.marketdata.v1.IngestBarsResponse(\x01\x12^\n\x07GetBars\x12\'.quantmesh.marketdata.v1.GetBarsRequest\x1a(.quantmesh.marketdata.v1.GetBarsResponse0\x01\x12h\n\x0bListSymbols\x12+.quantmesh.marketdata.v1.ListSymbolsRequest\x1a,.quantmesh.marketdata.v1.ListSymbolsResponse\x12m\n\x0cWatchIngests\x12,.quantmesh.marketdata.v1.WatchIngestsRequest\x1a-.quantmesh.marketdata.v1.WatchIngestsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quantmesh.marketdata.v1.marketdata_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_INGESTOUTCOME']._serialized_start=2174
+  _globals['_INGESTOUTCOME']._serialized_end=2360
   _globals['_INGESTBARSREQUEST']._serialized_start=205
-  _globals['_INGESTBARSREQUEST']._serialized_end=339
-  _globals['_INGESTBARSRESPONSE']._serialized_start=342
-  _globals['_INGESTBARSRESPONSE']._serialized_end=609
-  _globals['_SYMBOLINGESTSUMMARY']._serialized_start=612
-  _globals['_SYMBOLINGESTSUMMARY']._serialized_end=741
-  _globals['_GETBARSREQUEST']._serialized_start=744
-  _globals['_GETBARSREQUEST']._serialized_end=951
-  _globals['_GETBARSRESPONSE']._serialized_start=953
-  _globals['_GETBARSRESPONSE']._serialized_end=1018
-  _globals['_LISTSYMBOLSREQUEST']._serialized_start=1020
-  _globals['_LISTSYMBOLSREQUEST']._serialized_end=1146
-  _globals['_LISTSYMBOLSRESPONSE']._serialized_start=1148
-  _globals['_LISTSYMBOLSRESPONSE']._serialized_end=1248
-  _globals['_SYMBOLINFO']._serialized_start=1250
-  _globals['_SYMBOLINFO']._serialized_end=1335
-  _globals['_SERIESCOVERAGE']._serialized_start=1338
-  _globals['_SERIESCOVERAGE']._serialized_end=1519
-  _globals['_MARKETDATASERVICE']._serialized_start=1522
-  _globals['_MARKETDATASERVICE']._serialized_end=1848
+  _globals['_INGESTBARSREQUEST']._serialized_end=354
+  _globals['_INGESTBARSRESPONSE']._serialized_start=357
+  _globals['_INGESTBARSRESPONSE']._serialized_end=708
+  _globals['_SYMBOLINGESTSUMMARY']._serialized_start=711
+  _globals['_SYMBOLINGESTSUMMARY']._serialized_end=840
+  _globals['_GETBARSREQUEST']._serialized_start=843
+  _globals['_GETBARSREQUEST']._serialized_end=1050
+  _globals['_GETBARSRESPONSE']._serialized_start=1052
+  _globals['_GETBARSRESPONSE']._serialized_end=1117
+  _globals['_LISTSYMBOLSREQUEST']._serialized_start=1119
+  _globals['_LISTSYMBOLSREQUEST']._serialized_end=1245
+  _globals['_LISTSYMBOLSRESPONSE']._serialized_start=1247
+  _globals['_LISTSYMBOLSRESPONSE']._serialized_end=1347
+  _globals['_SYMBOLINFO']._serialized_start=1349
+  _globals['_SYMBOLINFO']._serialized_end=1434
+  _globals['_SERIESCOVERAGE']._serialized_start=1437
+  _globals['_SERIESCOVERAGE']._serialized_end=1618
+  _globals['_WATCHINGESTSREQUEST']._serialized_start=1621
+  _globals['_WATCHINGESTSREQUEST']._serialized_end=1767
+  _globals['_INGESTNOTICE']._serialized_start=1770
+  _globals['_INGESTNOTICE']._serialized_end=2039
+  _globals['_WATCHINGESTSRESPONSE']._serialized_start=2042
+  _globals['_WATCHINGESTSRESPONSE']._serialized_end=2171
+  _globals['_MARKETDATASERVICE']._serialized_start=2363
+  _globals['_MARKETDATASERVICE']._serialized_end=2800
 # @@protoc_insertion_point(module_scope)

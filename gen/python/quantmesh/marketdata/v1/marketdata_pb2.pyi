@@ -5,6 +5,7 @@ from quantmesh.common.v1 import arrow_pb2 as _arrow_pb2
 from quantmesh.common.v1 import bar_pb2 as _bar_pb2
 from quantmesh.common.v1 import time_range_pb2 as _time_range_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -12,18 +13,33 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class IngestOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INGEST_OUTCOME_UNSPECIFIED: _ClassVar[IngestOutcome]
+    INGEST_OUTCOME_COMMITTED: _ClassVar[IngestOutcome]
+    INGEST_OUTCOME_COMMITTED_UNCHECKED: _ClassVar[IngestOutcome]
+    INGEST_OUTCOME_COMMITTED_FORCED: _ClassVar[IngestOutcome]
+    INGEST_OUTCOME_QUARANTINED: _ClassVar[IngestOutcome]
+INGEST_OUTCOME_UNSPECIFIED: IngestOutcome
+INGEST_OUTCOME_COMMITTED: IngestOutcome
+INGEST_OUTCOME_COMMITTED_UNCHECKED: IngestOutcome
+INGEST_OUTCOME_COMMITTED_FORCED: IngestOutcome
+INGEST_OUTCOME_QUARANTINED: IngestOutcome
+
 class IngestBarsRequest(_message.Message):
-    __slots__ = ("frequency", "source", "frame")
+    __slots__ = ("frequency", "source", "frame", "force")
     FREQUENCY_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     FRAME_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
     frequency: _bar_pb2.Frequency
     source: str
     frame: _arrow_pb2.ArrowFrame
-    def __init__(self, frequency: _Optional[_Union[_bar_pb2.Frequency, str]] = ..., source: _Optional[str] = ..., frame: _Optional[_Union[_arrow_pb2.ArrowFrame, _Mapping]] = ...) -> None: ...
+    force: bool
+    def __init__(self, frequency: _Optional[_Union[_bar_pb2.Frequency, str]] = ..., source: _Optional[str] = ..., frame: _Optional[_Union[_arrow_pb2.ArrowFrame, _Mapping]] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class IngestBarsResponse(_message.Message):
-    __slots__ = ("batch_id", "ingestion_time", "rows_received", "rows_inserted", "rows_revised", "rows_unchanged", "symbols", "quality_gate")
+    __slots__ = ("batch_id", "ingestion_time", "rows_received", "rows_inserted", "rows_revised", "rows_unchanged", "symbols", "quality_gate", "outcome", "quality_event_ids")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     INGESTION_TIME_FIELD_NUMBER: _ClassVar[int]
     ROWS_RECEIVED_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +48,8 @@ class IngestBarsResponse(_message.Message):
     ROWS_UNCHANGED_FIELD_NUMBER: _ClassVar[int]
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     QUALITY_GATE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_EVENT_IDS_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     ingestion_time: _timestamp_pb2.Timestamp
     rows_received: int
@@ -40,7 +58,9 @@ class IngestBarsResponse(_message.Message):
     rows_unchanged: int
     symbols: _containers.RepeatedCompositeFieldContainer[SymbolIngestSummary]
     quality_gate: str
-    def __init__(self, batch_id: _Optional[str] = ..., ingestion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows_received: _Optional[int] = ..., rows_inserted: _Optional[int] = ..., rows_revised: _Optional[int] = ..., rows_unchanged: _Optional[int] = ..., symbols: _Optional[_Iterable[_Union[SymbolIngestSummary, _Mapping]]] = ..., quality_gate: _Optional[str] = ...) -> None: ...
+    outcome: IngestOutcome
+    quality_event_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, batch_id: _Optional[str] = ..., ingestion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows_received: _Optional[int] = ..., rows_inserted: _Optional[int] = ..., rows_revised: _Optional[int] = ..., rows_unchanged: _Optional[int] = ..., symbols: _Optional[_Iterable[_Union[SymbolIngestSummary, _Mapping]]] = ..., quality_gate: _Optional[str] = ..., outcome: _Optional[_Union[IngestOutcome, str]] = ..., quality_event_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SymbolIngestSummary(_message.Message):
     __slots__ = ("symbol", "rows_received", "rows_inserted", "rows_revised", "rows_unchanged")
@@ -115,3 +135,39 @@ class SeriesCoverage(_message.Message):
     last_time: _timestamp_pb2.Timestamp
     row_count: int
     def __init__(self, frequency: _Optional[_Union[_bar_pb2.Frequency, str]] = ..., first_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., row_count: _Optional[int] = ...) -> None: ...
+
+class WatchIngestsRequest(_message.Message):
+    __slots__ = ("after", "frequency", "heartbeat_interval_ms")
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    after: _timestamp_pb2.Timestamp
+    frequency: _bar_pb2.Frequency
+    heartbeat_interval_ms: int
+    def __init__(self, after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., frequency: _Optional[_Union[_bar_pb2.Frequency, str]] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+
+class IngestNotice(_message.Message):
+    __slots__ = ("batch_id", "ingestion_time", "frequency", "symbols", "first_time", "last_time", "rows_changed")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    INGESTION_TIME_FIELD_NUMBER: _ClassVar[int]
+    FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_TIME_FIELD_NUMBER: _ClassVar[int]
+    ROWS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    ingestion_time: _timestamp_pb2.Timestamp
+    frequency: _bar_pb2.Frequency
+    symbols: _containers.RepeatedScalarFieldContainer[str]
+    first_time: _timestamp_pb2.Timestamp
+    last_time: _timestamp_pb2.Timestamp
+    rows_changed: int
+    def __init__(self, batch_id: _Optional[str] = ..., ingestion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., frequency: _Optional[_Union[_bar_pb2.Frequency, str]] = ..., symbols: _Optional[_Iterable[str]] = ..., first_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows_changed: _Optional[int] = ...) -> None: ...
+
+class WatchIngestsResponse(_message.Message):
+    __slots__ = ("notice", "heartbeat_time")
+    NOTICE_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_TIME_FIELD_NUMBER: _ClassVar[int]
+    notice: IngestNotice
+    heartbeat_time: _timestamp_pb2.Timestamp
+    def __init__(self, notice: _Optional[_Union[IngestNotice, _Mapping]] = ..., heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -58,6 +58,11 @@ class MarketDataServiceStub:
                 request_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.ListSymbolsRequest.SerializeToString,
                 response_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.ListSymbolsResponse.FromString,
                 _registered_method=True)
+        self.WatchIngests = channel.unary_stream(
+                '/quantmesh.marketdata.v1.MarketDataService/WatchIngests',
+                request_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.WatchIngestsRequest.SerializeToString,
+                response_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.WatchIngestsResponse.FromString,
+                _registered_method=True)
 
 
 class MarketDataServiceServicer:
@@ -96,6 +101,15 @@ class MarketDataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchIngests(self, request, context):
+        """WatchIngests streams a message for every committed ingest batch: first the batches
+        committed after `after` (a replay from the batch log), then live ones as they commit.
+        Quarantined batches are not announced. Idle streams receive heartbeats.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarketDataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +127,11 @@ def add_MarketDataServiceServicer_to_server(servicer, server):
                     servicer.ListSymbols,
                     request_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.ListSymbolsRequest.FromString,
                     response_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.ListSymbolsResponse.SerializeToString,
+            ),
+            'WatchIngests': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchIngests,
+                    request_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.WatchIngestsRequest.FromString,
+                    response_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.WatchIngestsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -205,6 +224,33 @@ class MarketDataService:
             '/quantmesh.marketdata.v1.MarketDataService/ListSymbols',
             quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.ListSymbolsRequest.SerializeToString,
             quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.ListSymbolsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchIngests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quantmesh.marketdata.v1.MarketDataService/WatchIngests',
+            quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.WatchIngestsRequest.SerializeToString,
+            quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.WatchIngestsResponse.FromString,
             options,
             channel_credentials,
             insecure,
