@@ -22,7 +22,6 @@ from pathlib import Path
 
 from services import registry
 from services.clients.mesh import MeshClient
-from services.runtime.server import MeshServer
 from services.runtime.settings import RuntimeSettings, load
 
 #: How long a server gets to start answering health checks.
@@ -177,7 +176,7 @@ async def serve_inprocess(services: Sequence[str]) -> AsyncIterator[Served]:
             data_dir=data_dir,
             shutdown_grace_s=1.0,
         )
-        server = MeshServer(registry.build_services(list(services), settings), settings)
+        server = registry.build_server(list(services), settings)
         port = await server.start()
         address = f"127.0.0.1:{port}"
         mesh = MeshClient(client_settings(address), address=address)

@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from services.runtime.hosting import HostedService
+from services.runtime.peers import Peers
+from services.runtime.server import MeshServer
 from services.runtime.settings import RuntimeSettings
 
 
@@ -14,17 +16,24 @@ class ServiceEntry:
     name: str
     #: The protobuf service it serves, for health checks from clients.
     full_name: str
-    factory: Callable[[RuntimeSettings], HostedService]
+    factory: Callable[[RuntimeSettings, Peers], HostedService]
 
 
-def _marketdata(runtime: RuntimeSettings) -> HostedService:
+def _marketdata(runtime: RuntimeSettings, peers: Peers) -> HostedService:
     from services.marketdata.app import MarketDataService
 
-    return MarketDataService(runtime)
+    return MarketDataService(runtime, peers)
+
+
+def _signal(runtime: RuntimeSettings, peers: Peers) -> HostedService:
+    from services.signal.app import SignalService
+
+    return SignalService(runtime, peers)
 
 
 SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("marketdata", "quantmesh.marketdata.v1.MarketDataService", _marketdata),
+    ServiceEntry("signal", "quantmesh.signal.v1.SignalService", _signal),
 )
 
 
@@ -39,8 +48,21 @@ def entry(name: str) -> ServiceEntry:
     raise ValueError(f"unknown service {name!r}; known: {', '.join(service_names())}")
 
 
-def build_services(names: Sequence[str], runtime: RuntimeSettings) -> list[HostedService]:
+def build_services(
+    names: Sequence[str], runtime: RuntimeSettings, peers: Peers | None = None
+) -> list[HostedService]:
     """Instantiate the named services (all when `names` is empty), in registry order."""
     for name in names:
         entry(name)
-    return [s.factory(runtime) for s in SERVICES if not names or s.name in names]
+    chosen = [s for s in SERVICES if not names or s.name in names]
+    peers = peers or Peers(runtime, [s.name for s in chosen])
+    return [s.factory(runtime, peers) for s in chosen]
+
+
+def build_server(names: Sequence[str], runtime: RuntimeSettings) -> MeshServer:
+    """A server hosting the named services (all when empty), each able to call the others."""
+    chosen = [s.name for s in SERVICES if not names or s.name in names]
+    for name in names:
+        entry(name)
+    peers = Peers(runtime, chosen)
+    return MeshServer(build_services(chosen, runtime, peers), runtime, peers)

@@ -57,7 +57,7 @@ class Served:
 
 
 async def serve(settings: RuntimeSettings, services: list[str] | None = None) -> Served:
-    server = MeshServer(registry.build_services(services or [], settings), settings)
+    server = registry.build_server(services or [], settings)
     port = await server.start()
     address = f"127.0.0.1:{port}"
     return Served(server, address, MeshClient(settings, address=address), settings)

@@ -17,7 +17,6 @@ from services.clients.mesh import MeshClient
 from services.marketdata.domain.bar_table import Frequency
 from services.marketdata.domain.csv_formats import find_csv_files, parse_csv
 from services.runtime import telemetry
-from services.runtime.server import MeshServer
 from services.runtime.settings import RuntimeSettings
 
 out = Console(highlight=False)
@@ -47,7 +46,7 @@ async def up(args: argparse.Namespace, settings: RuntimeSettings) -> int:
         settings.otlp_endpoint,
         settings.trace_sample_ratio,
     )
-    server = MeshServer(registry.build_services(args.service, settings), settings)
+    server = registry.build_server(args.service, settings)
     await server.start()
     server.stop_on_signals()
     await server.wait()

@@ -23,7 +23,6 @@ from services.marketdata.domain.bar_table import Frequency
 from services.marketdata.domain.csv_formats import find_csv_files, parse_csv
 from services.marketdata.domain.synthetic import generate_market
 from services.runtime import telemetry
-from services.runtime.server import MeshServer
 from services.runtime.settings import RuntimeSettings
 
 console = Console(highlight=False)
@@ -46,7 +45,7 @@ async def run_demo(args: argparse.Namespace, settings: RuntimeSettings) -> int:
     settings = replace(settings, port=0, host="127.0.0.1", data_dir=out_dir / "var")
     telemetry.setup_logging("WARNING", settings.log_format)
     telemetry.setup_tracing("quantmesh-demo", settings.otlp_endpoint, settings.trace_sample_ratio)
-    server = MeshServer(registry.build_services([], settings), settings)
+    server = registry.build_server([], settings)
     port = await server.start()
     address = f"127.0.0.1:{port}"
     console.print(

@@ -13,10 +13,13 @@ from quantmesh.marketdata.v1 import marketdata_pb2_grpc
 
 from services.clients.base import ServiceClient
 from services.marketdata import codec
-from services.marketdata.domain.bar_table import STORED_BAR_SCHEMA, Frequency
+from services.marketdata.domain.bar_table import STORED_BAR_SCHEMA, TIME_TYPE, Frequency
+from services.marketdata.domain.feature_service import FeatureViewPage
+from services.marketdata.domain.features.registry import FeatureViewVersion
 from services.marketdata.domain.service import IngestReport, SymbolInfo, SymbolPage
 from services.marketdata.domain.store import BatchNotice
 from services.runtime.arrow_frames import concat_tables, decode_table, encode_table, split_table
+from services.runtime.errors import Internal
 from services.runtime.status_codes import from_rpc_error
 from services.runtime.time_convert import to_timestamp
 
@@ -77,12 +80,7 @@ class MarketDataClient(ServiceClient):
             frequency=codec.frequency_to_pb(frequency),
             max_rows_per_chunk=max_rows_per_chunk,
         )
-        range_ = time_range_pb2.TimeRange()
-        if start is not None:
-            range_.start.CopyFrom(to_timestamp(start))
-        if end is not None:
-            range_.end.CopyFrom(to_timestamp(end))
-        request.time_range.CopyFrom(range_)
+        request.time_range.CopyFrom(_time_range(start, end))
         if as_of is not None:
             request.as_of.CopyFrom(to_timestamp(as_of))
         async for message in self._stream(self._stub.GetBars, request, timeout):
@@ -145,6 +143,110 @@ class MarketDataClient(ServiceClient):
         async for message in self._stream(self._stub.WatchIngests, request, timeout):
             yield codec.notice_from_pb(message.notice) if message.HasField("notice") else None
 
+    async def materialize_features(
+        self,
+        view: str = "default",
+        frequency: Frequency | None = Frequency.DAILY,
+        symbols: Sequence[str] = (),
+        definition_json: str = "",
+        *,
+        timeout: float | None = None,
+    ) -> FeatureViewVersion:
+        request = pb.MaterializeFeaturesRequest(
+            view=view,
+            frequency=codec.frequency_to_pb(frequency),
+            symbols=list(symbols),
+            definition_json=definition_json,
+        )
+        response = await self._unary(self._stub.MaterializeFeatures, request, timeout)
+        return codec.view_from_pb(response.view)
+
+    async def list_feature_views(
+        self,
+        name: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        *,
+        timeout: float | None = None,
+    ) -> FeatureViewPage:
+        request = pb.ListFeatureViewsRequest(name=name, page_size=page_size, page_token=page_token)
+        response = await self._unary(self._stub.ListFeatureViews, request, timeout)
+        return FeatureViewPage(
+            [codec.view_from_pb(v) for v in response.views], response.next_page_token
+        )
+
+    async def get_features(
+        self,
+        view: str = "default",
+        version: str | None = None,
+        symbols: Sequence[str] = (),
+        start: datetime | None = None,
+        end: datetime | None = None,
+        as_of: datetime | None = None,
+        features: Sequence[str] | None = None,
+        computed: bool = False,
+        *,
+        timeout: float | None = None,
+    ) -> tuple[FeatureViewVersion, pa.Table]:
+        """The version read and its rows (symbol, time, features) in [start, end)."""
+        request = pb.GetFeaturesRequest(
+            view=view,
+            version=version or "",
+            symbols=list(symbols),
+            time_range=_time_range(start, end),
+            features=list(features or ()),
+            source=pb.FEATURE_SOURCE_COMPUTED if computed else pb.FEATURE_SOURCE_MATERIALIZED,
+        )
+        if as_of is not None:
+            request.as_of.CopyFrom(to_timestamp(as_of))
+        found: FeatureViewVersion | None = None
+        chunks: list[pa.Table] = []
+        async for message in self._stream(self._stub.GetFeatures, request, timeout):
+            if message.HasField("view"):
+                found = codec.view_from_pb(message.view)
+            if message.HasField("frame") and message.frame.ipc_stream:
+                chunks.append(decode_table(message.frame.ipc_stream))
+        if found is None:
+            raise Internal("GetFeatures answered without naming the version read")
+        names = list(features) if features else list(found.feature_names)
+        schema = pa.schema(
+            [pa.field("symbol", pa.string()), pa.field("time", TIME_TYPE)]
+            + [pa.field(n, pa.float64()) for n in names]
+        )
+        return found, concat_tables(chunks, schema)
+
+    async def get_labels(
+        self,
+        symbols: Sequence[str] = (),
+        frequency: Frequency | None = Frequency.DAILY,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        horizons: Sequence[int] = (),
+        as_of: datetime | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> pa.Table:
+        request = pb.GetLabelsRequest(
+            symbols=list(symbols),
+            frequency=codec.frequency_to_pb(frequency),
+            time_range=_time_range(start, end),
+            horizons=list(horizons),
+        )
+        if as_of is not None:
+            request.as_of.CopyFrom(to_timestamp(as_of))
+        chunks = [
+            decode_table(m.frame.ipc_stream)
+            async for m in self._stream(self._stub.GetLabels, request, timeout)
+        ]
+        return pa.concat_tables(chunks) if chunks else pa.table({})
+
+    async def delete_feature_view(
+        self, name: str, version: str, *, timeout: float | None = None
+    ) -> FeatureViewVersion:
+        request = pb.DeleteFeatureViewRequest(name=name, version=version)
+        response = await self._unary(self._stub.DeleteFeatureView, request, timeout)
+        return codec.view_from_pb(response.view)
+
     async def all_symbols(
         self, frequency: Frequency | None = None, prefix: str = "", *, timeout: float | None = None
     ) -> list[SymbolInfo]:
@@ -157,3 +259,12 @@ class MarketDataClient(ServiceClient):
             token = page.next_page_token
             if not token:
                 return symbols
+
+
+def _time_range(start: datetime | None, end: datetime | None) -> time_range_pb2.TimeRange:
+    range_ = time_range_pb2.TimeRange()
+    if start is not None:
+        range_.start.CopyFrom(to_timestamp(start))
+    if end is not None:
+        range_.end.CopyFrom(to_timestamp(end))
+    return range_

@@ -7,6 +7,7 @@ opened per distinct address and shared by the clients on it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from services.clients.base import ServiceClient
 from services.clients.health import HealthClient
 from services.clients.marketdata import MarketDataClient
 from services.clients.operations import OperationsClient
+from services.clients.signal import SignalClient
 from services.runtime.channels import create_channel
 from services.runtime.settings import RuntimeSettings, load
 
@@ -24,13 +26,20 @@ C = TypeVar("C", bound=ServiceClient)
 
 
 class MeshClient:
-    def __init__(self, settings: RuntimeSettings | None = None, address: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: RuntimeSettings | None = None,
+        address: str | None = None,
+        resolve: Callable[[str], str] | None = None,
+    ) -> None:
+        """`address` serves every service; else `resolve(service)`; else settings decide."""
         self.settings = settings or load(RuntimeSettings)
         self._address = address
+        self._resolve = resolve or self.settings.address_for
         self._channels: dict[str, aio.Channel] = {}
 
     def address_for(self, service: str) -> str:
-        return self._address or self.settings.address_for(service)
+        return self._address or self._resolve(service)
 
     def channel(self, service: str) -> aio.Channel:
         address = self.address_for(service)
@@ -48,6 +57,10 @@ class MeshClient:
     @property
     def marketdata(self) -> MarketDataClient:
         return self._client(MarketDataClient, "marketdata")
+
+    @property
+    def signal(self) -> SignalClient:
+        return self._client(SignalClient, "signal")
 
     def operations(self, service: str) -> OperationsClient:
         """Operations of `service`, served next to it."""

@@ -6,8 +6,21 @@ from services.runtime.channels import MethodPolicy
 
 MARKETDATA = MethodPolicy(
     "quantmesh.marketdata.v1.MarketDataService",
-    idempotent=("GetBars", "ListSymbols", "WatchIngests"),
-    unary=("ListSymbols",),
+    idempotent=(
+        "GetBars",
+        "ListSymbols",
+        "WatchIngests",
+        "MaterializeFeatures",
+        "ListFeatureViews",
+        "GetFeatures",
+        "GetLabels",
+    ),
+    unary=("ListSymbols", "MaterializeFeatures", "ListFeatureViews", "DeleteFeatureView"),
+)
+SIGNAL = MethodPolicy(
+    "quantmesh.signal.v1.SignalService",
+    idempotent=("Score", "ScoreBatch", "ExplainPrediction", "ListModels", "SubscribeSignals"),
+    unary=("TrainModel", "Score", "ScoreBatch", "ExplainPrediction", "ListModels", "PromoteModel"),
 )
 OPERATIONS = MethodPolicy(
     "quantmesh.operations.v1.OperationsService",
@@ -16,4 +29,4 @@ OPERATIONS = MethodPolicy(
 )
 HEALTH = MethodPolicy("grpc.health.v1.Health", idempotent=("Check",), unary=("Check",))
 
-ALL = (MARKETDATA, OPERATIONS, HEALTH)
+ALL = (MARKETDATA, SIGNAL, OPERATIONS, HEALTH)

@@ -6,6 +6,8 @@ from quantmesh.common.v1 import bar_pb2
 from quantmesh.marketdata.v1 import marketdata_pb2 as pb
 
 from services.marketdata.domain.bar_table import Frequency
+from services.marketdata.domain.features.definition import FeatureViewDefinition
+from services.marketdata.domain.features.registry import FeatureViewVersion
 from services.marketdata.domain.gate import IngestOutcome
 from services.marketdata.domain.service import IngestReport, SymbolInfo, SymbolPage
 from services.marketdata.domain.store import BatchNotice, Coverage, SymbolCounts
@@ -151,3 +153,43 @@ def page_from_pb(message: pb.ListSymbolsResponse) -> SymbolPage:
             )
         symbols.append(SymbolInfo(info.symbol, series))
     return SymbolPage(symbols, message.next_page_token)
+
+
+def view_to_pb(view: FeatureViewVersion) -> pb.FeatureView:
+    message = pb.FeatureView(
+        name=view.name,
+        version=view.version,
+        definition_hash=view.definition_hash,
+        definition_json=view.definition.to_json(),
+        frequency=frequency_to_pb(view.frequency),
+        features=list(view.feature_names),
+        symbols=list(view.symbols),
+        watermark=to_timestamp(view.watermark),
+        row_count=view.row_count,
+        symbol_count=view.symbol_count,
+        create_time=to_timestamp(view.created_at),
+    )
+    if view.first_time is not None:
+        message.first_time.CopyFrom(to_timestamp(view.first_time))
+    if view.last_time is not None:
+        message.last_time.CopyFrom(to_timestamp(view.last_time))
+    return message
+
+
+def view_from_pb(message: pb.FeatureView) -> FeatureViewVersion:
+    return FeatureViewVersion(
+        name=message.name,
+        version=message.version,
+        definition=FeatureViewDefinition.from_json(message.definition_json),
+        definition_hash=message.definition_hash,
+        frequency=frequency_from_pb(message.frequency) or Frequency.DAILY,
+        feature_names=tuple(message.features),
+        symbols=tuple(message.symbols),
+        watermark=from_timestamp(message.watermark),
+        first_time=from_timestamp(message.first_time) if message.HasField("first_time") else None,
+        last_time=from_timestamp(message.last_time) if message.HasField("last_time") else None,
+        row_count=message.row_count,
+        symbol_count=message.symbol_count,
+        created_at=from_timestamp(message.create_time),
+        value_table="",
+    )

@@ -11,6 +11,7 @@ from quantmesh.marketdata.v1 import marketdata_pb2 as pb
 from quantmesh.marketdata.v1 import marketdata_pb2_grpc
 
 from services.marketdata import codec
+from services.marketdata.domain.feature_service import Features
 from services.marketdata.domain.service import MarketData
 from services.runtime.arrow_frames import (
     DEFAULT_CHUNK_ROWS,
@@ -24,8 +25,9 @@ from services.runtime.time_convert import optional_from_timestamp, to_timestamp,
 
 
 class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
-    def __init__(self, domain: MarketData) -> None:
+    def __init__(self, domain: MarketData, features: Features) -> None:
         self._domain = domain
+        self._features = features
 
     async def IngestBars(
         self, request_iterator: AsyncIterator[pb.IngestBarsRequest], context: aio.ServicerContext
@@ -106,6 +108,78 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
                 yield pb.WatchIngestsResponse(heartbeat_time=to_timestamp(utc_now()))
             else:
                 yield pb.WatchIngestsResponse(notice=codec.notice_to_pb(notice))
+
+    async def MaterializeFeatures(
+        self, request: pb.MaterializeFeaturesRequest, context: aio.ServicerContext
+    ) -> pb.MaterializeFeaturesResponse:
+        view = await self._features.materialize(
+            request.view,
+            codec.frequency_from_pb(request.frequency),
+            list(request.symbols),
+            request.definition_json,
+        )
+        return pb.MaterializeFeaturesResponse(view=codec.view_to_pb(view))
+
+    async def ListFeatureViews(
+        self, request: pb.ListFeatureViewsRequest, context: aio.ServicerContext
+    ) -> pb.ListFeatureViewsResponse:
+        page = await self._features.list_views(request.name, request.page_size, request.page_token)
+        return pb.ListFeatureViewsResponse(
+            views=[codec.view_to_pb(v) for v in page.views], next_page_token=page.next_page_token
+        )
+
+    async def GetFeatures(
+        self, request: pb.GetFeaturesRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[pb.GetFeaturesResponse]:
+        if request.max_rows_per_chunk < 0:
+            raise InvalidArgument.for_field("max_rows_per_chunk", "must be >= 0")
+        if request.source not in (
+            pb.FEATURE_SOURCE_UNSPECIFIED,
+            pb.FEATURE_SOURCE_MATERIALIZED,
+            pb.FEATURE_SOURCE_COMPUTED,
+        ):
+            raise InvalidArgument.for_field("source", f"unknown source {request.source}")
+        view, table = await self._features.read(
+            request.view,
+            request.version or None,
+            list(request.symbols),
+            optional_from_timestamp(request.time_range, "start"),
+            optional_from_timestamp(request.time_range, "end"),
+            optional_from_timestamp(request, "as_of"),
+            list(request.features) or None,
+            computed=request.source == pb.FEATURE_SOURCE_COMPUTED,
+        )
+        max_rows = request.max_rows_per_chunk or DEFAULT_CHUNK_ROWS
+        yield pb.GetFeaturesResponse(view=codec.view_to_pb(view))
+        for index, chunk in enumerate(split_table(table, max_rows)):
+            if chunk.num_rows:
+                yield pb.GetFeaturesResponse(frame=_frame(chunk, index))
+
+    async def GetLabels(
+        self, request: pb.GetLabelsRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[pb.GetLabelsResponse]:
+        table = await self._features.labels(
+            list(request.symbols),
+            codec.frequency_from_pb(request.frequency),
+            optional_from_timestamp(request.time_range, "start"),
+            optional_from_timestamp(request.time_range, "end"),
+            list(request.horizons),
+            optional_from_timestamp(request, "as_of"),
+        )
+        for index, chunk in enumerate(split_table(table, DEFAULT_CHUNK_ROWS)):
+            yield pb.GetLabelsResponse(frame=_frame(chunk, index))
+
+    async def DeleteFeatureView(
+        self, request: pb.DeleteFeatureViewRequest, context: aio.ServicerContext
+    ) -> pb.DeleteFeatureViewResponse:
+        view = await self._features.delete(request.name, request.version)
+        return pb.DeleteFeatureViewResponse(view=codec.view_to_pb(view))
+
+
+def _frame(chunk: pa.Table, index: int) -> arrow_pb2.ArrowFrame:
+    return arrow_pb2.ArrowFrame(
+        ipc_stream=encode_table(chunk), row_count=chunk.num_rows, chunk_index=index
+    )
 
 
 def _decode_chunk(frame: arrow_pb2.ArrowFrame, index: int) -> pa.Table:

@@ -29,6 +29,7 @@ from services.runtime.interceptors import (
     ErrorMappingInterceptor,
 )
 from services.runtime.operations.servicer import OperationsServicer
+from services.runtime.peers import Peers
 from services.runtime.settings import RuntimeSettings
 
 log = logging.getLogger("quantmesh.server")
@@ -66,11 +67,17 @@ def _server_credentials(settings: RuntimeSettings) -> grpc.ServerCredentials | N
 class MeshServer:
     """Hosts `services` on one port until stopped."""
 
-    def __init__(self, services: Sequence[HostedService], settings: RuntimeSettings) -> None:
+    def __init__(
+        self,
+        services: Sequence[HostedService],
+        settings: RuntimeSettings,
+        peers: Peers | None = None,
+    ) -> None:
         if not services:
             raise ValueError("a server needs at least one service")
         self.services = list(services)
         self.settings = settings
+        self.peers = peers
         self.port = 0
         self._closing = asyncio.Event()
         self._health = health.aio.HealthServicer()
@@ -130,6 +137,11 @@ class MeshServer:
             port = server.add_secure_port(address, credentials)
         if port == 0:
             raise OSError(f"cannot listen on {address}")
+        if self.peers is not None:
+            local_host = (
+                "127.0.0.1" if settings.host in ("0.0.0.0", "[::]", "::") else settings.host
+            )
+            self.peers.bind(f"{local_host}:{port}")
         await server.start()
         for name in [*names, ""]:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)

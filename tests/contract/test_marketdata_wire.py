@@ -18,6 +18,7 @@ from services.marketdata.app import MarketDataService, MarketDataSettings
 from services.marketdata.domain.bar_table import Frequency
 from services.runtime.arrow_frames import encode_table
 from services.runtime.errors import InvalidArgument, ResourceExhausted, Unavailable
+from services.runtime.peers import Peers
 from services.runtime.server import MeshServer
 from services.runtime.settings import RuntimeSettings
 from services.runtime.status_codes import STATUS_DETAILS_KEY
@@ -96,7 +97,7 @@ async def test_errors_carry_error_info_and_bad_request_details(served: Served) -
 
 
 async def test_oversized_batches_are_resource_exhausted(settings: RuntimeSettings) -> None:
-    service = MarketDataService(settings, MarketDataSettings(max_batch_rows=10))
+    service = MarketDataService(settings, Peers(settings), MarketDataSettings(max_batch_rows=10))
     server = MeshServer([service], settings)
     port = await server.start()
     address = f"127.0.0.1:{port}"

@@ -63,6 +63,31 @@ class MarketDataServiceStub:
                 request_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.WatchIngestsRequest.SerializeToString,
                 response_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.WatchIngestsResponse.FromString,
                 _registered_method=True)
+        self.MaterializeFeatures = channel.unary_unary(
+                '/quantmesh.marketdata.v1.MarketDataService/MaterializeFeatures',
+                request_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.MaterializeFeaturesRequest.SerializeToString,
+                response_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.MaterializeFeaturesResponse.FromString,
+                _registered_method=True)
+        self.ListFeatureViews = channel.unary_unary(
+                '/quantmesh.marketdata.v1.MarketDataService/ListFeatureViews',
+                request_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.ListFeatureViewsRequest.SerializeToString,
+                response_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.ListFeatureViewsResponse.FromString,
+                _registered_method=True)
+        self.GetFeatures = channel.unary_stream(
+                '/quantmesh.marketdata.v1.MarketDataService/GetFeatures',
+                request_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.GetFeaturesRequest.SerializeToString,
+                response_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.GetFeaturesResponse.FromString,
+                _registered_method=True)
+        self.GetLabels = channel.unary_stream(
+                '/quantmesh.marketdata.v1.MarketDataService/GetLabels',
+                request_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.GetLabelsRequest.SerializeToString,
+                response_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.GetLabelsResponse.FromString,
+                _registered_method=True)
+        self.DeleteFeatureView = channel.unary_unary(
+                '/quantmesh.marketdata.v1.MarketDataService/DeleteFeatureView',
+                request_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.DeleteFeatureViewRequest.SerializeToString,
+                response_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.DeleteFeatureViewResponse.FromString,
+                _registered_method=True)
 
 
 class MarketDataServiceServicer:
@@ -110,6 +135,47 @@ class MarketDataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MaterializeFeatures(self, request, context):
+        """MaterializeFeatures computes a feature view for every symbol (or the given ones) from the
+        bars known now and stores it immutably as a version. Materializing the same definition on
+        the same bars returns the existing version. Quarantined bars are never used.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFeatureViews(self, request, context):
+        """ListFeatureViews lists stored feature view versions, by name then creation time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFeatures(self, request, context):
+        """GetFeatures streams feature values as Arrow chunks: `symbol` utf8, `time`
+        timestamp[us, tz=UTC], then one float64 column per feature, ordered by symbol then time.
+        The first message names the version read. Labels are never among the columns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLabels(self, request, context):
+        """GetLabels streams forward-looking labels computed from the bars: `symbol`, `time`, then
+        `fwd_ret_{h}` (forward log return over h bars) and `direction_{h}` (1.0 when it is
+        positive, else 0.0; null where the horizon runs past the data) for each horizon.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteFeatureView(self, request, context):
+        """DeleteFeatureView deletes one stored version and its values, on purpose.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarketDataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -132,6 +198,31 @@ def add_MarketDataServiceServicer_to_server(servicer, server):
                     servicer.WatchIngests,
                     request_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.WatchIngestsRequest.FromString,
                     response_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.WatchIngestsResponse.SerializeToString,
+            ),
+            'MaterializeFeatures': grpc.unary_unary_rpc_method_handler(
+                    servicer.MaterializeFeatures,
+                    request_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.MaterializeFeaturesRequest.FromString,
+                    response_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.MaterializeFeaturesResponse.SerializeToString,
+            ),
+            'ListFeatureViews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFeatureViews,
+                    request_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.ListFeatureViewsRequest.FromString,
+                    response_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.ListFeatureViewsResponse.SerializeToString,
+            ),
+            'GetFeatures': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetFeatures,
+                    request_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.GetFeaturesRequest.FromString,
+                    response_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.GetFeaturesResponse.SerializeToString,
+            ),
+            'GetLabels': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetLabels,
+                    request_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.GetLabelsRequest.FromString,
+                    response_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.GetLabelsResponse.SerializeToString,
+            ),
+            'DeleteFeatureView': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteFeatureView,
+                    request_deserializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.DeleteFeatureViewRequest.FromString,
+                    response_serializer=quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.DeleteFeatureViewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -251,6 +342,141 @@ class MarketDataService:
             '/quantmesh.marketdata.v1.MarketDataService/WatchIngests',
             quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.WatchIngestsRequest.SerializeToString,
             quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.WatchIngestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MaterializeFeatures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantmesh.marketdata.v1.MarketDataService/MaterializeFeatures',
+            quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.MaterializeFeaturesRequest.SerializeToString,
+            quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.MaterializeFeaturesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFeatureViews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantmesh.marketdata.v1.MarketDataService/ListFeatureViews',
+            quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.ListFeatureViewsRequest.SerializeToString,
+            quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.ListFeatureViewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFeatures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quantmesh.marketdata.v1.MarketDataService/GetFeatures',
+            quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.GetFeaturesRequest.SerializeToString,
+            quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.GetFeaturesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLabels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quantmesh.marketdata.v1.MarketDataService/GetLabels',
+            quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.GetLabelsRequest.SerializeToString,
+            quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.GetLabelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteFeatureView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantmesh.marketdata.v1.MarketDataService/DeleteFeatureView',
+            quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.DeleteFeatureViewRequest.SerializeToString,
+            quantmesh_dot_marketdata_dot_v1_dot_marketdata__pb2.DeleteFeatureViewResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""The signal service: LightGBM signal models, their registry, scoring and signal streams."""
