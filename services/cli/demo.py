@@ -1,29 +1,36 @@
 """`quantmesh demo`: the main job of DESIGN.md §2, on one machine, every step over gRPC.
 
-Today: start the mesh in this process, ingest the given CSV data or the seeded synthetic market,
-read it back and summarise it. Later services extend it step by step.
+Start the mesh in this process, ingest the given CSV data or the seeded synthetic market, read it
+back, materialize the default feature view, train a LightGBM signal model with purged walk-forward
+validation (its out-of-sample metrics printed), and score the latest session. Later services
+extend it step by step.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from services import registry
 from services.clients.mesh import MeshClient
+from services.clients.signal import wait_for_training
 from services.marketdata.domain.bar_table import Frequency
 from services.marketdata.domain.csv_formats import find_csv_files, parse_csv
 from services.marketdata.domain.synthetic import generate_market
 from services.runtime import telemetry
 from services.runtime.settings import RuntimeSettings
+from services.signal.domain.service import TrainRequest
 
 console = Console(highlight=False)
 
@@ -44,6 +51,7 @@ async def run_demo(args: argparse.Namespace, settings: RuntimeSettings) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any server
     settings = replace(settings, port=0, host="127.0.0.1", data_dir=out_dir / "var")
     telemetry.setup_logging("WARNING", settings.log_format)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # it logs schema migrations at INFO
     telemetry.setup_tracing("quantmesh-demo", settings.otlp_endpoint, settings.trace_sample_ratio)
     server = registry.build_server([], settings)
     port = await server.start()
@@ -72,10 +80,13 @@ async def run_demo(args: argparse.Namespace, settings: RuntimeSettings) -> int:
                 frequencies = sorted({c.frequency for s in symbols for c in s.series})
                 stored = {f: await mesh.marketdata.get_bars([], f) for f in frequencies}
                 progress.advance(read)
+                signal = await _signal_stage(mesh, progress, frequencies)
         summary = _summarise(reports, symbols, stored)
+        summary["signal"] = signal
     finally:
         await server.stop(grace=1.0)
     _print_summary(summary)
+    _print_signal(summary["signal"])
     write_report(out_dir, summary)
     console.print(f"\nreport written to [bold]{out_dir}[/bold] (summary.json)")
     return 0
@@ -136,3 +147,106 @@ def _print_summary(summary: dict) -> None:  # type: ignore[type-arg]
     if len(rows) > 12:
         table.add_row(f"... {len(rows) - 12} more", "", "", "", "", "", "")
     console.print(table)
+
+
+DEMO_MODEL = "demo-direction"
+
+
+async def _signal_stage(
+    mesh: MeshClient, progress: Progress, frequencies: list[Frequency]
+) -> dict[str, Any]:
+    """Materialize features, train with walk-forward validation, score the latest session."""
+    if Frequency.DAILY not in frequencies:
+        return {"skipped": "the signal model trains on daily bars; none were ingested"}
+    task = progress.add_task("materialize default features", total=1)
+    view = await mesh.marketdata.materialize_features("default", Frequency.DAILY)
+    progress.advance(task)
+    train = progress.add_task("train LightGBM walk-forward", total=100)
+    operation = await mesh.signal.train(
+        TrainRequest(DEMO_MODEL, feature_version=view.version, label="direction_5", folds=4)
+    )
+    async for record in mesh.operations("signal").watch(operation):
+        progress.update(train, completed=round(record.progress * 100))
+    report = await wait_for_training(mesh.operations("signal"), operation)
+    score = progress.add_task("score the latest session", total=1)
+    _, latest = await mesh.marketdata.get_features(
+        "default", view.version, start=view.last_time, features=["rsi_14"]
+    )
+    scores = await mesh.signal.score_batch(DEMO_MODEL, latest.select(["symbol", "time"]))
+    progress.advance(score)
+    ranked = sorted(
+        zip(scores.column("symbol").to_pylist(), scores.column("score").to_pylist(), strict=True),
+        key=lambda pair: -pair[1],
+    )
+    overall = report.overall
+    return {
+        "feature_view": {
+            "name": view.name,
+            "version": view.version,
+            "rows": view.row_count,
+            "features": len(view.feature_names),
+        },
+        "model": {
+            "name": report.model.name,
+            "version": report.model.version,
+            "aliases": list(report.model.aliases),
+        },
+        "out_of_sample": {
+            "ic": overall.ic,
+            "rank_ic": overall.rank_ic,
+            "icir": overall.icir,
+            "hit_rate": overall.hit_rate,
+            "auc": overall.auc,
+            "log_loss": overall.log_loss,
+            "rows": overall.rows,
+            "dates": overall.dates,
+        },
+        "folds": [
+            {
+                "fold": f.fold,
+                "ic": f.metrics.ic,
+                "hit_rate": f.metrics.hit_rate,
+                "auc": f.metrics.auc,
+                "best_iteration": f.best_iteration,
+            }
+            for f in report.folds
+        ],
+        "warnings": list(report.warnings),
+        "latest_session": view.last_time.date().isoformat() if view.last_time else None,
+        "latest_scores": [{"symbol": s, "p_up_5d": p} for s, p in ranked],
+    }
+
+
+def _print_signal(signal: dict[str, Any]) -> None:
+    if "skipped" in signal:
+        console.print(f"\nsignal model: skipped ({signal['skipped']})")
+        return
+    view, model, oos = signal["feature_view"], signal["model"], signal["out_of_sample"]
+    console.print(
+        f"\nfeature view [bold]{view['name']}[/bold] {view['version']}: {view['features']} "
+        f"features, {view['rows']:,} rows"
+    )
+    console.print(
+        f"model [bold]{model['name']}[/bold] v{model['version']} "
+        f"({', '.join(model['aliases'])}), out of sample over {oos['dates']:,} sessions: "
+        f"IC {oos['ic']:+.4f}, rank IC {oos['rank_ic']:+.4f}, ICIR {oos['icir']:+.3f}, "
+        f"hit rate {oos['hit_rate']:.3f}, AUC {oos['auc']:.3f}, log loss {oos['log_loss']:.4f}"
+    )
+    for warning in signal["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    folds = Table("fold", "IC", "hit rate", "AUC", "rounds")
+    for f in signal["folds"]:
+        folds.add_row(
+            str(f["fold"]),
+            f"{f['ic']:+.4f}",
+            f"{f['hit_rate']:.3f}",
+            f"{f['auc']:.3f}",
+            str(f["best_iteration"]),
+        )
+    console.print(folds)
+    ranked = signal["latest_scores"]
+    top = ", ".join(f"{r['symbol']} {r['p_up_5d']:.3f}" for r in ranked[:5])
+    bottom = ", ".join(f"{r['symbol']} {r['p_up_5d']:.3f}" for r in ranked[-5:])
+    console.print(
+        f"scores for {signal['latest_session']} (P(up over 5 sessions)): top {top}; bottom {bottom}"
+    )
