@@ -129,7 +129,9 @@ class ErrorMappingInterceptor(BehaviourInterceptor):
     async def _abort(exc: Exception, context: aio.ServicerContext, method: str) -> None:
         if isinstance(exc, (aio.AbortError, asyncio.CancelledError)):
             raise exc
-        if isinstance(exc.__context__, asyncio.CancelledError):
+        if not isinstance(exc, QuantmeshError) and isinstance(
+            exc.__context__, asyncio.CancelledError
+        ):
             # The client went away while a stream's generators were being unwound: nobody is
             # left to tell, and it is not a server fault.
             raise asyncio.CancelledError from exc

@@ -19,6 +19,7 @@ from services.runtime.operations.manager import OperationManager, Progress
 from services.runtime.streams import heartbeat_seconds
 from services.runtime.time_convert import optional_from_timestamp, to_timestamp, utc_now
 from services.signal import codec
+from services.signal.domain.scoring import ScoringModel
 from services.signal.domain.service import Signals
 
 OPERATION_KIND = "train_model"
@@ -28,6 +29,7 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
     def __init__(self, domain: Signals, operations: OperationManager) -> None:
         self._domain = domain
         self._operations = operations
+        self._infos: dict[tuple[str, int], pb.ModelInfo] = {}
 
     async def TrainModel(
         self, request: pb.TrainModelRequest, context: aio.ServicerContext
@@ -62,8 +64,16 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
             symbol=outcome.symbol,
             time=to_timestamp(outcome.time),
             score=outcome.score,
-            model=codec.scoring_model_to_pb(outcome.model),
+            model=self._model_info(outcome.model),
         )
+
+    def _model_info(self, model: ScoringModel) -> pb.ModelInfo:
+        """The ModelInfo of a served model, built once per model version."""
+        key = (model.name, model.version)
+        info = self._infos.get(key)
+        if info is None:
+            info = self._infos[key] = codec.scoring_model_to_pb(model)
+        return info
 
     async def ScoreBatch(
         self, request: pb.ScoreBatchRequest, context: aio.ServicerContext

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -76,6 +77,7 @@ class FeatureRows:
     def __init__(self, max_rows: int = 2_000_000) -> None:
         self.max_rows = max_rows
         self._blocks: OrderedDict[int, pa.Table] = OrderedDict()
+        self._matrices: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
         self._index: dict[tuple[str, int], tuple[int, int]] = {}
         self._latest: dict[str, int] = {}
         self._rows = 0
@@ -98,6 +100,7 @@ class FeatureRows:
         while self._rows > self.max_rows and len(self._blocks) > 1:
             dropped, old = self._blocks.popitem(last=False)
             self._rows -= old.num_rows
+            self._matrices = {k: v for k, v in self._matrices.items() if k[0] != dropped}
             self._index = {k: v for k, v in self._index.items() if v[0] != dropped}
 
     def row(self, symbol: str, time: datetime) -> pa.Table | None:
@@ -106,6 +109,25 @@ class FeatureRows:
             return None
         block, row = found
         return self._blocks[block].slice(row, 1)
+
+    def vector(self, symbol: str, time: datetime, names: tuple[str, ...]) -> np.ndarray | None:
+        """The row's values of `names`, in that order (NaN for nulls), without building a
+        table: the fast path of single scores. None when the row is not cached."""
+        found = self._index.get((symbol, _micros(time)))
+        if found is None:
+            return None
+        block, row = found
+        key = (block, names)
+        matrix = self._matrices.get(key)
+        if matrix is None:
+            table = self._blocks[block]
+            if not set(names) <= set(table.column_names):
+                return None
+            matrix = np.column_stack(
+                [table.column(n).to_numpy(zero_copy_only=False).astype(np.float64) for n in names]
+            )
+            self._matrices[key] = matrix
+        return matrix[row]
 
     def latest(self, symbol: str) -> datetime | None:
         """Time of the symbol's latest cached row (None when none is cached)."""
@@ -116,5 +138,12 @@ class FeatureRows:
         return value
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _micros(value: datetime) -> int:
-    return int(pa.scalar(value, pa.timestamp("us", tz="UTC")).cast(pa.int64()).as_py())
+    """Microseconds since the epoch of an aware (or UTC-naive) datetime, as Arrow stores it."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

@@ -145,7 +145,9 @@ class ScoringModel:
         """Scores of a (rows, features) matrix in the model's feature order."""
         if len(x) == 0:
             return np.empty(0)
-        scores: np.ndarray = np.asarray(self.booster.predict(x), dtype=np.float64)
+        # A few rows score faster on one thread than through an OpenMP fork-join.
+        threads = {"num_threads": 1} if len(x) < 256 else {}
+        scores: np.ndarray = np.asarray(self.booster.predict(x, **threads), dtype=np.float64)
         return scores
 
     def score(self, features: pa.Table) -> pa.Table:

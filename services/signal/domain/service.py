@@ -292,6 +292,15 @@ class Signals:
 
     async def score(self, ref: ModelRef, symbol: str, time: datetime | None) -> ScoreOutcome:
         model = await self.resolver.aget(ref)
+        cache = await self._cache(model)
+        key = symbol.strip().upper()
+        when = ensure_utc(time) if time is not None else cache.latest(key)
+        if when is not None:
+            vector = cache.vector(key, when, model.feature_names)
+            if vector is not None:
+                # One cached row: predicting inline is cheaper than a hop to a worker thread.
+                score = float(model.predict(vector.reshape(1, -1))[0])
+                return ScoreOutcome(key, when, score, model)
         row = await self._feature_row(model, symbol, time)
         scores = await asyncio.to_thread(model.score, row)
         return ScoreOutcome(

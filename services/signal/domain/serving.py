@@ -56,6 +56,7 @@ class ModelResolver:
         self._models: OrderedDict[tuple[str, int], ScoringModel] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[tuple[str, int], threading.Lock] = {}
+        self._refreshing: dict[tuple[str, str], asyncio.Task[ScoringModel]] = {}
 
     def get(self, ref: ModelRef | str) -> ScoringModel:
         """The model `ref` names now (blocking on the registry when the cache cannot answer)."""
@@ -67,12 +68,40 @@ class ModelResolver:
         return self._load(info)
 
     async def aget(self, ref: ModelRef | str) -> ScoringModel:
-        """`get` for the event loop: cache hits inline, misses in a worker thread."""
+        """`get` for the event loop: cache hits inline, misses in a worker thread.
+
+        An alias whose resolution is older than the TTL keeps serving its model while one
+        background refresh asks the registry (stale-while-revalidate), so under load callers
+        never queue behind the registry and it sees one query per TTL, not one per call.
+        """
         ref = ModelRef.parse(ref) if isinstance(ref, str) else ref
         cached = self.cached(ref)
         if cached is not None:
             return cached
+        stale = self._stale(ref)
+        if stale is not None:
+            key = (ref.name, ref.alias or "")
+            if key not in self._refreshing:
+                task = asyncio.create_task(asyncio.to_thread(self.get, ref))
+                self._refreshing[key] = task
+                task.add_done_callback(lambda done: self._refreshed(key, done))
+            return stale
         return await asyncio.to_thread(self.get, ref)
+
+    def _stale(self, ref: ModelRef) -> ScoringModel | None:
+        """The model an alias last resolved to, however old (None when never resolved)."""
+        if ref.alias is None:
+            return None
+        with self._lock:
+            entry = self._aliases.get((ref.name, ref.alias))
+            if entry is None:
+                return None
+            return self._models.get((ref.name, entry[0].version))
+
+    def _refreshed(self, key: tuple[str, str], done: asyncio.Task[ScoringModel]) -> None:
+        self._refreshing.pop(key, None)
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("refreshing %s@%s failed: %s", key[0], key[1], done.exception())
 
     def cached(self, ref: ModelRef) -> ScoringModel | None:
         """The model from the cache when the answer is still fresh, else None (no I/O)."""
