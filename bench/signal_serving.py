@@ -62,6 +62,7 @@ from services.signal.codec import ref_to_pb
 from services.signal.domain.service import TrainRequest
 
 MODEL = "bench-direction"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -73,7 +74,7 @@ async def fastapi_server(mlflow_root: Path) -> AsyncIterator[str]:
     port = free_port()
     environ = dict(os.environ)
     environ |= {"QUANTMESH_BENCH_MLFLOW": str(mlflow_root), "QUANTMESH_BENCH_MODEL": MODEL}
-    environ["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    environ["PYTHONPATH"] = str(ROOT)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "uvicorn", "bench.fastapi_scoring:app",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",

@@ -127,7 +127,8 @@ class FeatureRows:
                 [table.column(n).to_numpy(zero_copy_only=False).astype(np.float64) for n in names]
             )
             self._matrices[key] = matrix
-        return matrix[row]
+        values: np.ndarray = matrix[row]
+        return values
 
     def latest(self, symbol: str) -> datetime | None:
         """Time of the symbol's latest cached row (None when none is cached)."""

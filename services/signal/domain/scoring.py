@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -146,7 +147,7 @@ class ScoringModel:
         if len(x) == 0:
             return np.empty(0)
         # A few rows score faster on one thread than through an OpenMP fork-join.
-        threads = {"num_threads": 1} if len(x) < 256 else {}
+        threads: dict[str, Any] = {"num_threads": 1} if len(x) < 256 else {}
         scores: np.ndarray = np.asarray(self.booster.predict(x, **threads), dtype=np.float64)
         return scores
 
