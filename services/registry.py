@@ -31,8 +31,15 @@ def _signal(runtime: RuntimeSettings, peers: Peers) -> HostedService:
     return SignalService(runtime, peers)
 
 
+def _quality(runtime: RuntimeSettings, peers: Peers) -> HostedService:
+    from services.quality.app import QualityService
+
+    return QualityService(runtime, peers)
+
+
 SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("marketdata", "quantmesh.marketdata.v1.MarketDataService", _marketdata),
+    ServiceEntry("quality", "quantmesh.quality.v1.QualityService", _quality),
     ServiceEntry("signal", "quantmesh.signal.v1.SignalService", _signal),
 )
 

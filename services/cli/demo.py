@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from quantmesh.quality.v1 import quality_pb2
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -81,11 +82,14 @@ async def run_demo(args: argparse.Namespace, settings: RuntimeSettings) -> int:
                 stored = {f: await mesh.marketdata.get_bars([], f) for f in frequencies}
                 progress.advance(read)
                 signal = await _signal_stage(mesh, progress, frequencies)
+            quality = await _quality_stage(mesh)
         summary = _summarise(reports, symbols, stored)
+        summary["quality"] = quality
         summary["signal"] = signal
     finally:
         await server.stop(grace=1.0)
     _print_summary(summary)
+    _print_quality(summary["quality"])
     _print_signal(summary["signal"])
     write_report(out_dir, summary)
     console.print(f"\nreport written to [bold]{out_dir}[/bold] (summary.json)")
@@ -121,6 +125,10 @@ def _summarise(reports: list, symbols: list, stored: dict[Frequency, pa.Table]) 
         "rows_revised": sum(r.rows_revised for r in reports),
         "rows_unchanged": sum(r.rows_unchanged for r in reports),
         "quality_gate": sorted({r.quality_gate for r in reports}),
+        "outcomes": {
+            o: sum(r.outcome.value == o for r in reports)
+            for o in sorted({r.outcome.value for r in reports})
+        },
         "symbols": per_symbol,
     }
 
@@ -250,3 +258,47 @@ def _print_signal(signal: dict[str, Any]) -> None:
     console.print(
         f"scores for {signal['latest_session']} (P(up over 5 sessions)): top {top}; bottom {bottom}"
     )
+
+
+async def _quality_stage(mesh: MeshClient) -> dict[str, Any]:
+    """What the sentinel found while the data came in: the dashboard panel."""
+    panel = await mesh.quality.summary(latest_alerts=10)
+    return {
+        "events": panel.total_events,
+        "open": panel.open_events,
+        "quarantined_batches": panel.quarantined_batches,
+        "by_severity": {c.key: c.count for c in panel.by_severity},
+        "by_check": {c.key: c.count for c in panel.by_check},
+        "latest_alerts": [
+            {
+                "symbol": e.symbol,
+                "time": e.time.ToDatetime().date().isoformat(),
+                "check": e.check,
+                "severity": quality_pb2.Severity.Name(e.severity).removeprefix("SEVERITY_"),
+                "score": round(e.score, 3),
+                "reason": e.reasons[0].detail if e.reasons else "",
+            }
+            for e in panel.latest_alerts
+        ],
+    }
+
+
+def _print_quality(quality: dict[str, Any]) -> None:
+    counts = ", ".join(f"{n} {k}" for k, n in quality["by_severity"].items() if n) or "none"
+    checks = ", ".join(f"{k} {n}" for k, n in quality["by_check"].items())
+    console.print(
+        f"\nquality sentinel: {quality['events']} event(s) stored ({counts}); by check: "
+        f"{checks or 'none'}; {quality['quarantined_batches']} batch(es) quarantined"
+    )
+    if quality["latest_alerts"]:
+        alerts = Table("symbol", "date", "check", "severity", "score", "why")
+        for a in quality["latest_alerts"][:8]:
+            alerts.add_row(
+                a["symbol"],
+                a["time"],
+                a["check"],
+                a["severity"],
+                f"{a['score']:.2f}",
+                escape(a["reason"][:70]),
+            )
+        console.print(alerts)

@@ -18,6 +18,7 @@ from services.clients.base import ServiceClient
 from services.clients.health import HealthClient
 from services.clients.marketdata import MarketDataClient
 from services.clients.operations import OperationsClient
+from services.clients.quality import QualityClient
 from services.clients.signal import SignalClient
 from services.runtime.channels import create_channel
 from services.runtime.settings import RuntimeSettings, load
@@ -57,6 +58,10 @@ class MeshClient:
     @property
     def marketdata(self) -> MarketDataClient:
         return self._client(MarketDataClient, "marketdata")
+
+    @property
+    def quality(self) -> QualityClient:
+        return self._client(QualityClient, "quality")
 
     @property
     def signal(self) -> SignalClient:

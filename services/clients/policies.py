@@ -22,6 +22,18 @@ SIGNAL = MethodPolicy(
     idempotent=("Score", "ScoreBatch", "ExplainPrediction", "ListModels", "SubscribeSignals"),
     unary=("TrainModel", "Score", "ScoreBatch", "ExplainPrediction", "ListModels", "PromoteModel"),
 )
+QUALITY = MethodPolicy(
+    "quantmesh.quality.v1.QualityService",
+    idempotent=("ScoreSeries", "ListEvents", "GetQualitySummary", "AcknowledgeEvent"),
+    unary=(
+        "CheckBatch",
+        "ScoreSeries",
+        "ListEvents",
+        "GetQualitySummary",
+        "AcknowledgeEvent",
+        "RefitModels",
+    ),
+)
 OPERATIONS = MethodPolicy(
     "quantmesh.operations.v1.OperationsService",
     idempotent=("GetOperation", "ListOperations", "WatchOperation"),
@@ -29,4 +41,4 @@ OPERATIONS = MethodPolicy(
 )
 HEALTH = MethodPolicy("grpc.health.v1.Health", idempotent=("Check",), unary=("Check",))
 
-ALL = (MARKETDATA, SIGNAL, OPERATIONS, HEALTH)
+ALL = (MARKETDATA, SIGNAL, QUALITY, OPERATIONS, HEALTH)

@@ -76,16 +76,22 @@ def test_demo_ingests_the_synthetic_market_and_writes_a_summary(tmp_path: Path) 
         "--out",
         str(out),
         "--symbols",
-        "4",
+        "5",
         "--days",
-        "120",
+        "400",
         env={**os.environ, "QUANTMESH_PORT": str(free_port())},
     )
     assert result.returncode == 0, result.stderr
-    assert "ingested 480 rows" in result.stdout
+    assert "ingested 2,000 rows" in result.stdout
     summary = json.loads((out / "summary.json").read_text())
-    assert [s["symbol"] for s in summary["symbols"]] == ["SYN001", "SYN002", "SYN003", "SYN004"]
-    assert all(s["bars"] == 120 for s in summary["symbols"])
+    assert [s["symbol"] for s in summary["symbols"]] == [f"SYN00{i}" for i in range(1, 6)]
+    assert all(s["bars"] == 400 for s in summary["symbols"])
+    # Checked by the sentinel, then a walk-forward model trained and the last session scored.
+    assert summary["outcomes"] == {"committed": 1}
+    assert "events" in summary["quality"]
+    oos = summary["signal"]["out_of_sample"]
+    assert oos["dates"] > 100 and 0.3 < oos["hit_rate"] < 0.7
+    assert len(summary["signal"]["latest_scores"]) == 5
 
 
 def test_every_command_has_help() -> None:

@@ -1,0 +1,1 @@
+"""quality: the data-quality sentinel (rule checks, learned scores, events, webhooks)."""

@@ -1,0 +1,48 @@
+"""The sentinel's HistorySource: a symbol's earlier bars, read from marketdata over gRPC."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pyarrow as pa
+
+from services.clients.mesh import MeshClient
+from services.marketdata.domain.bar_table import BAR_SCHEMA, Frequency
+from services.quality.domain.calendar import lookback_start
+from services.runtime.errors import NotFound, OutOfRange
+from services.runtime.peers import Peers
+from services.runtime.settings import RuntimeSettings
+
+
+class MarketDataHistory:
+    """Reads `lookback_sessions` sessions before `before`; symbols marketdata does not know yet
+    (a first ingest) simply have no history."""
+
+    def __init__(self, runtime: RuntimeSettings, peers: Peers) -> None:
+        self._runtime = runtime
+        self._peers = peers
+        self._mesh: MeshClient | None = None
+
+    async def history(
+        self, symbols: Sequence[str], frequency: Frequency, before: datetime, lookback_sessions: int
+    ) -> pa.Table:
+        if self._mesh is None:
+            self._mesh = MeshClient(self._runtime, resolve=self._peers.address_for)
+        known = {
+            info.symbol
+            for info in await self._mesh.marketdata.all_symbols(frequency)
+            if info.symbol in set(symbols)
+        }
+        if not known:
+            return BAR_SCHEMA.empty_table()
+        start = lookback_start(before, lookback_sessions)
+        try:
+            bars = await self._mesh.marketdata.get_bars(sorted(known), frequency, start, before)
+        except (NotFound, OutOfRange):  # nothing stored before this batch
+            return BAR_SCHEMA.empty_table()
+        return bars.select(BAR_SCHEMA.names)
+
+    async def close(self) -> None:
+        if self._mesh is not None:
+            await self._mesh.close()
