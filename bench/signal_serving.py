@@ -59,7 +59,7 @@ from services.marketdata.domain.bar_table import Frequency
 from services.marketdata.domain.csv_formats import find_csv_files, parse_csv
 from services.runtime.time_convert import to_timestamp
 from services.signal.codec import ref_to_pb
-from services.signal.domain.service import TrainRequest
+from services.signal.domain.requests import TrainRequest
 
 MODEL = "bench-direction"
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,9 +4,18 @@
 """
 
 from services.marketdata.app import MarketDataSettings
+from services.quality.app import QualitySettings
+from services.runtime.mongo import MongoSettings
 from services.runtime.settings import RuntimeSettings, reference_markdown
+from services.signal.app import SignalSettings
 
-SETTINGS_CLASSES = (RuntimeSettings, MarketDataSettings)
+SETTINGS_CLASSES = (
+    RuntimeSettings,
+    MarketDataSettings,
+    SignalSettings,
+    QualitySettings,
+    MongoSettings,
+)
 
 if __name__ == "__main__":
     print(reference_markdown(*SETTINGS_CLASSES))

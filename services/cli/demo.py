@@ -31,7 +31,7 @@ from services.marketdata.domain.csv_formats import find_csv_files, parse_csv
 from services.marketdata.domain.synthetic import generate_market
 from services.runtime import telemetry
 from services.runtime.settings import RuntimeSettings
-from services.signal.domain.service import TrainRequest
+from services.signal.domain.requests import TrainRequest
 
 console = Console(highlight=False)
 

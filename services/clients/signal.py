@@ -19,7 +19,7 @@ from services.runtime.operations.model import OperationState
 from services.runtime.time_convert import from_timestamp, to_timestamp
 from services.signal import codec
 from services.signal.domain.refs import ModelRef
-from services.signal.domain.service import TrainRequest
+from services.signal.domain.requests import TrainRequest
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 
@@ -29,16 +29,22 @@ class MarketDataHistory:
     ) -> pa.Table:
         if self._mesh is None:
             self._mesh = MeshClient(self._runtime, resolve=self._peers.address_for)
-        known = {
-            info.symbol
+        wanted = set(symbols)
+        series = [
+            (info.symbol, c.last_time)
             for info in await self._mesh.marketdata.all_symbols(frequency)
-            if info.symbol in set(symbols)
-        }
-        if not known:
+            if info.symbol in wanted
+            for c in info.series
+            if c.frequency is frequency
+        ]
+        if not series:
             return BAR_SCHEMA.empty_table()
-        start = lookback_start(before, lookback_sessions)
+        known = {symbol for symbol, _ in series}
+        # A refit asks for history before "now"; the sessions that count end with the data.
+        end = min(before, max(last for _, last in series) + timedelta(microseconds=1))
+        start = lookback_start(end, lookback_sessions)
         try:
-            bars = await self._mesh.marketdata.get_bars(sorted(known), frequency, start, before)
+            bars = await self._mesh.marketdata.get_bars(sorted(known), frequency, start, end)
         except (NotFound, OutOfRange):  # nothing stored before this batch
             return BAR_SCHEMA.empty_table()
         return bars.select(BAR_SCHEMA.names)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from quantmesh.common.v1 import model_ref_pb2, time_range_pb2
 from quantmesh.signal.v1 import signal_pb2 as pb
 
 from services.runtime.errors import InvalidArgument
 from services.runtime.time_convert import optional_from_timestamp, to_timestamp
-from services.signal.domain.metrics import Metrics
 from services.signal.domain.refs import CHAMPION, ModelRef
-from services.signal.domain.registry import ModelVersionInfo
-from services.signal.domain.results import TrainingResult
-from services.signal.domain.scoring import ScoringModel
-from services.signal.domain.service import TrainRequest
+from services.signal.domain.requests import TrainRequest
 from services.signal.domain.train_config import ModelKind
+
+if TYPE_CHECKING:  # the client imports this module; LightGBM and MLflow stay out of it
+    from services.signal.domain.metrics import Metrics
+    from services.signal.domain.registry import ModelVersionInfo
+    from services.signal.domain.results import TrainingResult
+    from services.signal.domain.scoring import ScoringModel
 
 _KIND_TO_PB = {
     ModelKind.CLASSIFIER: pb.OBJECTIVE_CLASSIFIER,

@@ -31,7 +31,7 @@ from services.runtime.errors import (
 from services.runtime.mongo import MongoServer
 from services.runtime.settings import RuntimeSettings, load
 from services.runtime.status_codes import from_rpc_error
-from services.signal.domain.service import TrainRequest
+from services.signal.domain.requests import TrainRequest
 from tests.conftest import Served, require_shared_data, serve, shutdown
 from tests.mongo_server import mongo  # noqa: F401
 

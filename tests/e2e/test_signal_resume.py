@@ -23,7 +23,7 @@ from services.marketdata.domain.csv_formats import parse_csv
 from services.runtime.errors import Unavailable
 from services.runtime.mongo import MongoServer
 from services.runtime.settings import RuntimeSettings, load
-from services.signal.domain.service import TrainRequest
+from services.signal.domain.requests import TrainRequest
 from tests.conftest import require_shared_data, serve, shutdown
 from tests.mongo_server import mongo  # noqa: F401
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
 
 from services.quality.domain.config import FeatureSpace, IsolationConfig, Levels
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import IsolationForest
 
 POOLED_KEY = "*"
 FEATURE_NAMES = ("return", "gap", "range", "volume")
@@ -27,7 +30,7 @@ class IsolationModel:
 
     key: str
     features: FeatureSpace
-    forest: IsolationForest
+    forest: IsolationForest  # sklearn is imported when a forest is fitted, not on import
     alert_level: float
     top_level: float
     center: np.ndarray
@@ -69,6 +72,8 @@ def fit_isolation(
     rows = x[np.isfinite(x).all(axis=1)]
     if len(rows) < config.min_rows:
         return None
+    from sklearn.ensemble import IsolationForest
+
     forest = IsolationForest(
         n_estimators=config.trees,
         max_samples=min(config.max_samples, len(rows)),

@@ -232,14 +232,21 @@ class Sentinel:
         return await self.trainer.fit(history, frequency)
 
     async def refresh_models(
-        self, symbols: Sequence[str], frequency: Frequency = Frequency.DAILY, *, force: bool = True
+        self,
+        symbols: Sequence[str],
+        frequency: Frequency = Frequency.DAILY,
+        *,
+        force: bool = True,
+        before: datetime | None = None,
     ) -> FitReport:
         """Refit `symbols` now from the HistorySource (only the due ones unless `force`); no
         symbols: every symbol with a cached model of `frequency`."""
         if self.history is None:
             raise FailedPrecondition("no history source is configured to fit models from")
         wanted = list(symbols) or self.models.symbols(frequency)
-        return await self.trainer.refresh(self.history, wanted, frequency, force=force)
+        return await self.trainer.refresh(
+            self.history, wanted, frequency, force=force, before=before
+        )
 
     def _store(self) -> EventStore:
         if self.events is None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
@@ -36,11 +36,12 @@ from services.signal.domain.follow_state import FollowState
 from services.signal.domain.model_cards import ModelCard, ModelCardStore
 from services.signal.domain.refs import CHAMPION, FeatureViewRef, ModelRef, check_alias
 from services.signal.domain.registry import ModelRegistry, ModelVersionInfo, Promotion
+from services.signal.domain.requests import TrainRequest
 from services.signal.domain.results import TrainingResult
 from services.signal.domain.scoring import RowExplanation, ScoringModel
 from services.signal.domain.serving import ModelResolver
 from services.signal.domain.subscriptions import Subscription, SubscriptionHub, stream_key
-from services.signal.domain.train_config import ModelKind, TrainConfig
+from services.signal.domain.train_config import TrainConfig
 from services.signal.domain.training import train_model
 
 log = logging.getLogger("quantmesh.signal")
@@ -76,22 +77,6 @@ _INT_FIELDS = {
 #: How far back live scoring computes features before the new bars, so that every indicator's
 #: smoothing has converged (Wilder and EMA weights decay below 1e-12 well within it).
 LIVE_WARMUP_BARS = 400
-
-
-@dataclass(frozen=True)
-class TrainRequest:
-    model_name: str
-    feature_view: str = "default"
-    feature_version: str | None = None
-    label: str = "direction_5"
-    objective: ModelKind | None = None
-    symbols: tuple[str, ...] = ()
-    start: datetime | None = None
-    end: datetime | None = None
-    folds: int = 5
-    embargo: int | None = None
-    params: Mapping[str, float] = field(default_factory=dict)
-    alias: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,136 @@
+"""Quality sentinel speed: CheckBatch over gRPC against the same checks in process.
+
+Data: a seeded synthetic market of `--symbols` symbols (default 500); its first `--days`
+sessions are history, the next session is the batch to check. A second batch is ten years
+(2,520 sessions) of one synthetic symbol that has no stored history.
+
+- in process: a `Sentinel` whose HistorySource holds the same history in memory, with every
+  model fitted first (`refresh_models`), then `inspect(day, record=False)`: history lookup,
+  rules, learned scores, combination.
+- gRPC: `quantmesh up --service marketdata --service quality` in a child process; the history is
+  ingested (through the sentinel's gate), the models fitted with `RefitModels`, then
+  `CheckBatch(dry_run=True)`: the same work plus the history read from marketdata over gRPC and
+  the transport.
+
+Each check runs once to warm up, then `--repeat` times, interleaved; medians are reported.
+Last line: `RESULT quality daily_batch_500_s=<s> grpc_vs_inprocess=<ratio>` where the first is
+the gRPC time of the 500-symbol day and the ratio is in-process time / gRPC time (rate ratio).
+Targets: < 1 s; ratio >= 0.7.
+
+    python bench/quality.py [--symbols 500] [--days 300] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import median, result_line, serve_subprocess, table
+from services.marketdata.domain.bar_table import BAR_SCHEMA, Frequency
+from services.marketdata.domain.synthetic import generate_market
+from services.quality.domain.history import InMemoryHistory
+from services.quality.domain.report import IngestDecision
+from services.quality.domain.sentinel import Sentinel
+
+
+async def timed(run: object) -> float:
+    started = time.perf_counter()
+    await run  # type: ignore[misc]
+    return time.perf_counter() - started
+
+
+async def main(args: argparse.Namespace) -> None:
+    market = generate_market(n_symbols=args.symbols, n_days=args.days + 1, seed=11).bars
+    market = market.select(BAR_SCHEMA.names)
+    days = sorted(set(market.column("time").to_pylist()))
+    history = market.filter(pc.less(market.column("time"), days[-1]))
+    day = market.filter(pc.equal(market.column("time"), days[-1]))
+    decade = generate_market(n_symbols=1, n_days=2520, seed=12).bars.select(BAR_SCHEMA.names)
+    decade = decade.set_column(0, "symbol", pa.array(["TENYEARS"] * decade.num_rows))
+    print(f"history {history.num_rows:,} bars of {args.symbols} symbols; day {day.num_rows} bars")
+
+    sentinel = Sentinel(history=InMemoryHistory(history))
+    started = time.perf_counter()
+    fitted = await sentinel.refresh_models(
+        sorted(set(day.column("symbol").to_pylist())), before=days[-1]
+    )
+    print(
+        f"in process: fitted {len(fitted.fitted)} symbols in {time.perf_counter() - started:.1f}s"
+    )
+
+    async with serve_subprocess(["marketdata", "quality"]) as served:
+        mesh = served.mesh
+        await mesh.marketdata.ingest(history, Frequency.DAILY, "history", force=True, timeout=600)
+        started = time.perf_counter()
+        refit = await mesh.quality.refit(
+            sorted(set(day.column("symbol").to_pylist())), timeout=1800
+        )
+        print(
+            f"gRPC: refitted {len(refit.symbols)} symbols in {time.perf_counter() - started:.1f}s"
+        )
+
+        def in_process(batch: pa.Table) -> object:
+            return sentinel.inspect(
+                batch, Frequency.DAILY, record=False, decision=IngestDecision.CHECKED
+            )
+
+        def over_grpc(batch: pa.Table) -> object:
+            return mesh.quality.check_batch(batch, Frequency.DAILY, dry_run=True, timeout=600)
+
+        samples: dict[str, list[float]] = {
+            k: [] for k in ("day_in", "day_grpc", "ten_in", "ten_grpc")
+        }
+        for round_ in range(args.repeat + 1):
+            results = {
+                "day_in": await timed(in_process(day)),
+                "day_grpc": await timed(over_grpc(day)),
+                "ten_in": await timed(in_process(decade)),
+                "ten_grpc": await timed(over_grpc(decade)),
+            }
+            if round_:
+                for key, value in results.items():
+                    samples[key].append(value)
+        verdict = await mesh.quality.check_batch(day, Frequency.DAILY, dry_run=True)
+        print(f"the day's verdict over gRPC: {verdict.summary}")
+    m = {k: median(v) for k, v in samples.items()}
+    print(
+        table(
+            ["batch", "in process s", "gRPC s", "gRPC / in-process rate"],
+            [
+                [
+                    f"one day, {day.num_rows} symbols",
+                    f"{m['day_in']:.3f}",
+                    f"{m['day_grpc']:.3f}",
+                    f"{m['day_in'] / m['day_grpc']:.2f}",
+                ],
+                [
+                    f"ten years, 1 symbol ({decade.num_rows:,} bars)",
+                    f"{m['ten_in']:.3f}",
+                    f"{m['ten_grpc']:.3f}",
+                    f"{m['ten_in'] / m['ten_grpc']:.2f}",
+                ],
+            ],
+        )
+    )
+    ratio = m["day_in"] / m["day_grpc"]
+    print(
+        result_line("quality", "daily_batch_500_s", m["day_grpc"])
+        + f" grpc_vs_inprocess={ratio:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--days", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=5)
+    asyncio.run(main(parser.parse_args()))
