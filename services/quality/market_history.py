@@ -29,10 +29,22 @@ class MarketDataHistory:
     ) -> pa.Table:
         if self._mesh is None:
             self._mesh = MeshClient(self._runtime, resolve=self._peers.address_for)
+        marketdata = self._mesh.marketdata
+        # The common case (every symbol stored, the batch right after the data): one read.
+        try:
+            bars = await marketdata.get_bars(
+                sorted(set(symbols)), frequency, lookback_start(before, lookback_sessions), before
+            )
+            if bars.num_rows:
+                return bars.select(BAR_SCHEMA.names)
+        except (NotFound, OutOfRange):
+            pass
+        # Otherwise: only the stored symbols, and the sessions that count end with their data
+        # (a refit asks for history before "now").
         wanted = set(symbols)
         series = [
             (info.symbol, c.last_time)
-            for info in await self._mesh.marketdata.all_symbols(frequency)
+            for info in await marketdata.all_symbols(frequency)
             if info.symbol in wanted
             for c in info.series
             if c.frequency is frequency
@@ -40,11 +52,11 @@ class MarketDataHistory:
         if not series:
             return BAR_SCHEMA.empty_table()
         known = {symbol for symbol, _ in series}
-        # A refit asks for history before "now"; the sessions that count end with the data.
         end = min(before, max(last for _, last in series) + timedelta(microseconds=1))
-        start = lookback_start(end, lookback_sessions)
         try:
-            bars = await self._mesh.marketdata.get_bars(sorted(known), frequency, start, end)
+            bars = await marketdata.get_bars(
+                sorted(known), frequency, lookback_start(end, lookback_sessions), end
+            )
         except (NotFound, OutOfRange):  # nothing stored before this batch
             return BAR_SCHEMA.empty_table()
         return bars.select(BAR_SCHEMA.names)
