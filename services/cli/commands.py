@@ -16,6 +16,7 @@ from services import registry
 from services.clients.mesh import MeshClient
 from services.marketdata.domain.bar_table import Frequency
 from services.marketdata.domain.csv_formats import find_csv_files, parse_csv
+from services.marketdata.domain.gate import IngestOutcome
 from services.runtime import telemetry
 from services.runtime.settings import RuntimeSettings
 
@@ -73,15 +74,27 @@ async def ingest(args: argparse.Namespace, settings: RuntimeSettings) -> int:
     if not files:
         out.print("no CSV files found")
         return 1
-    table = Table("file", "format", "symbol", "received", "inserted", "revised", "unchanged")
+    table = Table(
+        "file", "format", "symbol", "received", "inserted", "revised", "unchanged", "outcome"
+    )
+    quarantined: list[str] = []
     async with MeshClient(settings) as mesh:
         with Progress(console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task("ingesting", total=len(files))
             for path in files:
                 parsed = parse_csv(path, symbol=args.symbol)
                 report = await mesh.marketdata.ingest(
-                    parsed.table, parsed.frequency, f"{parsed.format.value}:{path.name}"
+                    parsed.table,
+                    parsed.frequency,
+                    f"{parsed.format.value}:{path.name}",
+                    force=args.force,
                 )
+                if report.outcome is IngestOutcome.QUARANTINED:
+                    quarantined.append(f"{path.name}: {report.quality_gate}")
+                    table.add_row(
+                        path.name, parsed.format.value, "", str(report.rows_received),
+                        "0", "0", "0", report.outcome.value,
+                    )  # fmt: skip
                 for c in report.symbols:
                     table.add_row(
                         path.name,
@@ -91,9 +104,15 @@ async def ingest(args: argparse.Namespace, settings: RuntimeSettings) -> int:
                         str(c.inserted),
                         str(c.revised),
                         str(c.unchanged),
+                        report.outcome.value,
                     )
                 progress.advance(task)
     out.print(table)
+    for line in quarantined:
+        out.print(
+            f"quarantined by the quality sentinel: {escape(line)}\n"
+            "  (the sentinel's events say why; re-run with --force to commit it anyway)"
+        )
     return 0
 
 

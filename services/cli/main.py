@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="import CSV files or folders through IngestBars")
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     ingest.add_argument("--symbol", help="symbol for files whose name or content has none")
+    ingest.add_argument(
+        "--force",
+        action="store_true",
+        help="commit batches the quality sentinel would quarantine (the decision is recorded)",
+    )
 
     symbols = sub.add_parser("symbols", help="list stored symbols with their coverage")
     symbols.add_argument("--prefix", default="", help="only symbols starting with this")

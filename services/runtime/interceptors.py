@@ -142,6 +142,7 @@ class ErrorMappingInterceptor(BehaviourInterceptor):
                 f"internal error while handling {method}; trace id {trace_id}",
                 metadata={"trace_id": trace_id},
             )
+        exc = status_codes.bounded(exc)
         await context.abort(
             status_codes.status_code(exc),
             exc.message,

@@ -29,6 +29,44 @@ def status_code(error: QuantmeshError) -> grpc.StatusCode:
     return grpc.StatusCode[error.code]
 
 
+#: Limits that keep an error's status and trailing metadata well under gRPC's default 8 KiB
+#: metadata limit (beyond it the client sees "Stream removed" instead of the error).
+MAX_MESSAGE_CHARS = 1_000
+MAX_VALUE_CHARS = 200
+MAX_ITEMS = 20
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    keep = limit - 24  # room for the note, whatever the count's digits
+    return f"{text[:keep]}… (+{len(text) - keep} chars)"
+
+
+def bounded(error: QuantmeshError) -> QuantmeshError:
+    """`error` with its message, metadata and violations cut to sizes a status can carry."""
+    metadata = dict(list(error.metadata.items())[:MAX_ITEMS])
+    violations = error.violations[:MAX_ITEMS]
+    if (
+        len(error.message) <= MAX_MESSAGE_CHARS
+        and metadata == error.metadata
+        and violations == error.violations
+        and all(len(v) <= MAX_VALUE_CHARS for v in metadata.values())
+        and all(len(v.description) <= MAX_VALUE_CHARS for v in violations)
+    ):
+        return error
+    clipped = type(error)(
+        _clip(error.message, MAX_MESSAGE_CHARS),
+        reason=error.reason,
+        metadata={k: _clip(v, MAX_VALUE_CHARS) for k, v in metadata.items()},
+        violations=[
+            FieldViolation(_clip(v.field, MAX_VALUE_CHARS), _clip(v.description, MAX_VALUE_CHARS))
+            for v in violations
+        ],
+    )
+    return clipped
+
+
 def to_status_proto(error: QuantmeshError) -> status_pb2.Status:
     """google.rpc.Status for `error`, with ErrorInfo and (when there are any) BadRequest."""
     info = error_details_pb2.ErrorInfo(

@@ -63,3 +63,18 @@ def test_field_errors_name_the_field() -> None:
     error = errors.InvalidArgument.for_field("page_size", "must be >= 0")
     assert error.message == "page_size: must be >= 0"
     assert error.violations == (errors.FieldViolation("page_size", "must be >= 0"),)
+
+
+def test_huge_errors_are_cut_to_fit_in_trailing_metadata() -> None:
+    from services.runtime.errors import InvalidArgument
+    from services.runtime.status_codes import bounded, trailing_metadata
+
+    huge = InvalidArgument(
+        "symbols " + ", ".join(f"SYN{i:04d}" for i in range(2000)),
+        metadata={"symbol": ",".join(f"SYN{i:04d}" for i in range(2000))},
+    )
+    cut = bounded(huge)
+    assert type(cut) is InvalidArgument and cut.reason == huge.reason
+    assert cut.message.startswith("symbols SYN0000, SYN0001") and len(cut.message) <= 1000
+    size = sum(len(key) + len(value) for key, value in trailing_metadata(cut))
+    assert len(cut.message) + size < 8192 // 2
