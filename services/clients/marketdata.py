@@ -7,7 +7,7 @@ from datetime import datetime
 
 import grpc
 import pyarrow as pa
-from quantmesh.common.v1 import arrow_pb2, time_range_pb2
+from quantmesh.common.v1 import arrow_pb2
 from quantmesh.marketdata.v1 import marketdata_pb2 as pb
 from quantmesh.marketdata.v1 import marketdata_pb2_grpc
 
@@ -21,7 +21,7 @@ from services.marketdata.domain.store import BatchNotice
 from services.runtime.arrow_frames import concat_tables, decode_table, encode_table, split_table
 from services.runtime.errors import Internal
 from services.runtime.status_codes import from_rpc_error
-from services.runtime.time_convert import to_timestamp
+from services.runtime.time_convert import to_time_range, to_timestamp
 
 
 class MarketDataClient(ServiceClient):
@@ -80,7 +80,7 @@ class MarketDataClient(ServiceClient):
             frequency=codec.frequency_to_pb(frequency),
             max_rows_per_chunk=max_rows_per_chunk,
         )
-        request.time_range.CopyFrom(_time_range(start, end))
+        request.time_range.CopyFrom(to_time_range(start, end))
         if as_of is not None:
             request.as_of.CopyFrom(to_timestamp(as_of))
         async for message in self._stream(self._stub.GetBars, request, timeout):
@@ -193,7 +193,7 @@ class MarketDataClient(ServiceClient):
             view=view,
             version=version or "",
             symbols=list(symbols),
-            time_range=_time_range(start, end),
+            time_range=to_time_range(start, end),
             features=list(features or ()),
             source=pb.FEATURE_SOURCE_COMPUTED if computed else pb.FEATURE_SOURCE_MATERIALIZED,
         )
@@ -229,7 +229,7 @@ class MarketDataClient(ServiceClient):
         request = pb.GetLabelsRequest(
             symbols=list(symbols),
             frequency=codec.frequency_to_pb(frequency),
-            time_range=_time_range(start, end),
+            time_range=to_time_range(start, end),
             horizons=list(horizons),
         )
         if as_of is not None:
@@ -259,12 +259,3 @@ class MarketDataClient(ServiceClient):
             token = page.next_page_token
             if not token:
                 return symbols
-
-
-def _time_range(start: datetime | None, end: datetime | None) -> time_range_pb2.TimeRange:
-    range_ = time_range_pb2.TimeRange()
-    if start is not None:
-        range_.start.CopyFrom(to_timestamp(start))
-    if end is not None:
-        range_.end.CopyFrom(to_timestamp(end))
-    return range_

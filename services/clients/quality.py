@@ -8,7 +8,7 @@ from datetime import datetime
 
 import grpc
 import pyarrow as pa
-from quantmesh.common.v1 import arrow_pb2, time_range_pb2
+from quantmesh.common.v1 import arrow_pb2
 from quantmesh.quality.v1 import quality_pb2 as pb
 from quantmesh.quality.v1 import quality_pb2_grpc
 
@@ -19,7 +19,7 @@ from services.quality import codec
 from services.quality.domain.findings import Check, RowAssessment, Severity
 from services.quality.domain.report import IngestDecision
 from services.runtime.arrow_frames import encode_table
-from services.runtime.time_convert import from_timestamp, to_timestamp
+from services.runtime.time_convert import from_timestamp, to_time_range, to_timestamp
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class QualityClient(ServiceClient):
             symbol=symbol,
             check=check,
             min_severity=codec.severity_to_pb(min_severity),
-            time_range=_range(start, end),
+            time_range=to_time_range(start, end),
             page_size=page_size,
             page_token=page_token,
         )
@@ -120,7 +120,7 @@ class QualityClient(ServiceClient):
         timeout: float | None = None,
     ) -> pb.GetQualitySummaryResponse:
         request = pb.GetQualitySummaryRequest(
-            window=_range(start, end), latest_alerts=latest_alerts
+            window=to_time_range(start, end), latest_alerts=latest_alerts
         )
         response: pb.GetQualitySummaryResponse = await self._unary(
             self._stub.GetQualitySummary, request, timeout
@@ -149,15 +149,6 @@ class QualityClient(ServiceClient):
             self._stub.RefitModels, request, timeout
         )
         return response
-
-
-def _range(start: datetime | None, end: datetime | None) -> time_range_pb2.TimeRange:
-    message = time_range_pb2.TimeRange()
-    if start is not None:
-        message.start.CopyFrom(to_timestamp(start))
-    if end is not None:
-        message.end.CopyFrom(to_timestamp(end))
-    return message
 
 
 def _finding(index: int, message: pb.Finding) -> RowAssessment:

@@ -21,10 +21,17 @@ class MethodPolicy:
     service: str
     #: Methods safe to retry on UNAVAILABLE (reads and idempotent writes).
     idempotent: tuple[str, ...] = ()
-    #: Unary methods that get the default deadline from the service config. Streams are left
+    #: Unary methods that get a deadline ceiling from the service config. Streams are left
     #: out on purpose: a subscription must not die at a default deadline.
     unary: tuple[str, ...] = ()
 
+
+#: The service config's unary timeout is a ceiling, not only a default: gRPC uses the smaller of
+#: it and the deadline a call sets. The typed clients give every call its deadline
+#: (`QUANTMESH_DEFAULT_TIMEOUT_S` unless the caller passes `timeout=`), so the config only backs
+#: up raw stubs on these channels and must let longer deliberate deadlines (a refit, a large
+#: materialization) through.
+UNARY_CEILING_S = 3600.0
 
 RETRY_POLICY = {
     "maxAttempts": 4,
@@ -38,7 +45,7 @@ RETRY_POLICY = {
 def service_config(
     policies: Sequence[MethodPolicy], default_timeout_s: float, round_robin: bool
 ) -> str:
-    """gRPC service config JSON: a deadline on unary methods, retries on idempotent ones."""
+    """gRPC service config JSON: a deadline ceiling on unary methods, retries on idempotent ones."""
     groups: dict[tuple[bool, bool], list[dict[str, str]]] = {}
     for policy in policies:
         for method in dict.fromkeys(policy.unary + policy.idempotent):
@@ -72,7 +79,11 @@ def channel_options(
         ("grpc.enable_retries", 1),
         (
             "grpc.service_config",
-            service_config(policies, settings.default_timeout_s, target.startswith("dns:")),
+            service_config(
+                policies,
+                max(settings.default_timeout_s, UNARY_CEILING_S),
+                target.startswith("dns:"),
+            ),
         ),
     ]
 

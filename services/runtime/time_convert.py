@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from quantmesh.common.v1.time_range_pb2 import TimeRange
 
 
 def to_timestamp(value: datetime) -> Timestamp:
@@ -34,3 +35,13 @@ def ensure_utc(value: datetime) -> datetime:
 def utc_now() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+def to_time_range(start: datetime | None, end: datetime | None) -> TimeRange:
+    """A TimeRange message; unset bounds stay unset (open)."""
+    message = TimeRange()
+    if start is not None:
+        message.start.CopyFrom(to_timestamp(start))
+    if end is not None:
+        message.end.CopyFrom(to_timestamp(end))
+    return message

@@ -6,11 +6,11 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from quantmesh.common.v1 import model_ref_pb2, time_range_pb2
+from quantmesh.common.v1 import model_ref_pb2
 from quantmesh.signal.v1 import signal_pb2 as pb
 
 from services.runtime.errors import InvalidArgument
-from services.runtime.time_convert import optional_from_timestamp, to_timestamp
+from services.runtime.time_convert import optional_from_timestamp, to_time_range, to_timestamp
 from services.signal.domain.refs import CHAMPION, ModelRef
 from services.signal.domain.requests import TrainRequest
 from services.signal.domain.train_config import ModelKind
@@ -78,22 +78,13 @@ def train_request_to_pb(request: TrainRequest, request_id: str = "") -> pb.Train
         label=request.label,
         objective=_KIND_TO_PB[request.objective] if request.objective else pb.OBJECTIVE_UNSPECIFIED,
         symbols=list(request.symbols),
-        time_range=time_range(request.start, request.end),
+        time_range=to_time_range(request.start, request.end),
         folds=request.folds,
         embargo_bars=request.embargo or 0,
         params=dict(request.params),
         alias=request.alias or "",
         request_id=request_id,
     )
-    return message
-
-
-def time_range(start: datetime | None, end: datetime | None) -> time_range_pb2.TimeRange:
-    message = time_range_pb2.TimeRange()
-    if start is not None:
-        message.start.CopyFrom(to_timestamp(start))
-    if end is not None:
-        message.end.CopyFrom(to_timestamp(end))
     return message
 
 
@@ -133,7 +124,7 @@ def info_to_pb(info: ModelVersionInfo, metrics: Metrics | None = None) -> pb.Mod
     end = info.tags.get("quantmesh.train_end")
     if start and end:
         message.training_window.CopyFrom(
-            time_range(datetime.fromisoformat(start), datetime.fromisoformat(end))
+            to_time_range(datetime.fromisoformat(start), datetime.fromisoformat(end))
         )
     if metrics is not None:
         message.metrics.CopyFrom(metrics_to_pb(metrics))
@@ -159,15 +150,15 @@ def scoring_model_to_pb(model: ScoringModel) -> pb.ModelInfo:
 def report_to_pb(info: ModelVersionInfo, result: TrainingResult) -> pb.TrainingReport:
     model = info_to_pb(info, result.overall)
     model.features.extend(result.model.feature_names)
-    model.training_window.CopyFrom(time_range(result.window.start, result.window.end))
+    model.training_window.CopyFrom(to_time_range(result.window.start, result.window.end))
     return pb.TrainingReport(
         model=model,
         overall=metrics_to_pb(result.overall),
         folds=[
             pb.FoldReport(
                 fold=f.index,
-                train=time_range(f.train_start, f.train_end),
-                test=time_range(f.validation_start, f.validation_end),
+                train=to_time_range(f.train_start, f.train_end),
+                test=to_time_range(f.validation_start, f.validation_end),
                 best_iteration=f.best_iteration,
                 metrics=metrics_to_pb(f.metrics),
             )
