@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import resource
-import socket
 import statistics
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from services import registry
 from services.clients.mesh import MeshClient
+from services.runtime.ports import free_port
 from services.runtime.settings import RuntimeSettings, load
 
 #: How long a server gets to start answering health checks.
@@ -96,13 +96,6 @@ def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
     """Peak resident set size in MiB: of this process, or (RUSAGE_CHILDREN) its largest child."""
     kib = resource.getrusage(who).ru_maxrss  # KiB on Linux
     return kib / (1024 * 1024) if sys.platform == "darwin" else kib / 1024
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def client_settings(address: str) -> RuntimeSettings:

@@ -20,7 +20,6 @@ import importlib.util
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from services.runtime.errors import FailedPrecondition, InvalidArgument, Unavailable
+from services.runtime.ports import free_port
 from services.runtime.settings import env
 
 
@@ -92,14 +92,6 @@ def find_server(kind: ServerKind | str = ServerKind.AUTO) -> tuple[ServerKind, l
     if importlib.util.find_spec("nx_27017") is not None:
         return ServerKind.NX_27017, [sys.executable, "-m", "nx_27017.nx_27017"]
     return None
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (the caller retries if it is taken before use)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class MongoServer:

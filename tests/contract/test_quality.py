@@ -22,6 +22,7 @@ from services.marketdata.domain.gate import IngestOutcome
 from services.quality.domain.findings import Severity
 from services.quality.domain.report import IngestDecision
 from services.runtime.errors import InvalidArgument, NotFound, Unavailable
+from services.runtime.ports import free_port
 from services.runtime.settings import RuntimeSettings, load
 from tests.bars import with_value
 from tests.conftest import Served, require_shared_data, serve, shutdown
@@ -167,8 +168,6 @@ async def test_bad_requests_get_the_right_status(mesh: Mesh) -> None:
 async def test_an_unreachable_sentinel_follows_the_configured_policy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bench._common import free_port
-
     monkeypatch.setenv("QUANTMESH_QUALITY_ADDRESS", f"127.0.0.1:{free_port()}")  # nobody there
     monkeypatch.setenv("QUANTMESH_MARKETDATA_QUALITY_POLICY", "closed")
     closed = await serve(settings_for(tmp_path / "closed"), ["marketdata"])

@@ -24,7 +24,7 @@ from services.marketdata.domain.features.pipeline import compute_features
 from services.marketdata.domain.features.registry import FeatureViewVersion
 from services.marketdata.domain.features.store import FeatureStore
 from services.marketdata.domain.store import BarStore
-from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.errors import InvalidArgument
 from services.runtime.pagination import clamp_page_size, decode_page_token, encode_page_token
 from services.runtime.time_convert import ensure_utc
 
@@ -169,12 +169,7 @@ class Features:
             raise InvalidArgument.for_field("name", "is required")
         if not version:
             raise InvalidArgument.for_field("version", "is required")
-        try:
-            return await asyncio.to_thread(self.store.delete_version, name, version)
-        except NotFound:
-            raise
-        except KeyError as exc:  # pragma: no cover - the store raises NotFound
-            raise NotFound(str(exc)) from None
+        return await asyncio.to_thread(self.store.delete_version, name, version)
 
 
 def _empty(found: FeatureViewVersion, features: Sequence[str] | None) -> pa.Table:

@@ -329,7 +329,6 @@ class BarStore:
         self,
         after: datetime | None,
         frequency: Frequency | None = None,
-        batch_id: str | None = None,
     ) -> list[BatchNotice]:
         """Committed batches that changed bars, after a knowledge time, oldest first."""
         params: dict[str, object] = {}
@@ -340,9 +339,6 @@ class BarStore:
         if frequency is not None:
             where.append("b.frequency = $freq")
             params["freq"] = frequency.value
-        if batch_id is not None:
-            where.append("b.batch_id = $batch")
-            params["batch"] = batch_id
         rows = (
             self._cursor()
             .execute(

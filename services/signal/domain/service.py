@@ -360,13 +360,9 @@ class Signals:
         symbols = [s.upper() for s in keys.column("symbol").to_pylist()]
         times = keys.column("time").cast(TIME_TYPE).to_pylist()
         parts: list[pa.Table] = []
-        for i, (symbol, when) in enumerate(zip(symbols, times, strict=True)):
+        for symbol, when in zip(symbols, times, strict=True):
             row = cache.row(symbol, when)
-            if row is None:
-                row = await self._feature_row(model, symbol, when)
-                if row is None:  # pragma: no cover - _feature_row raises instead
-                    raise NotFound(f"rows[{i}]: no features")
-            parts.append(row)
+            parts.append(row if row is not None else await self._feature_row(model, symbol, when))
         return pa.concat_tables(parts)
 
     # -- live signals -----------------------------------------------------------------------

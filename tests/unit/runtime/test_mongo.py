@@ -18,8 +18,8 @@ from services.runtime.mongo import (
     _redact,
     connect,
     find_server,
-    free_port,
 )
+from services.runtime.ports import free_port
 from services.runtime.settings import load
 from tests.mongo_server import require_mongo_server
 
