@@ -15,6 +15,7 @@ from quantmesh.signal.v1 import signal_pb2_grpc
 from services.clients.base import ServiceClient
 from services.runtime.arrow_frames import decode_table, encode_table
 from services.runtime.errors import FailedPrecondition, Internal
+from services.runtime.model_refs import ref_to_pb
 from services.runtime.operations.model import OperationState
 from services.runtime.time_convert import from_timestamp, to_timestamp
 from services.signal import codec
@@ -67,7 +68,7 @@ class SignalClient(ServiceClient):
         *,
         timeout: float | None = None,
     ) -> ScoreAnswer:
-        request = pb.ScoreRequest(model=codec.ref_to_pb(model), symbol=symbol)
+        request = pb.ScoreRequest(model=ref_to_pb(model), symbol=symbol)
         if time is not None:
             request.time.CopyFrom(to_timestamp(time))
         response = await self._unary(self._stub.Score, request, timeout)
@@ -80,7 +81,7 @@ class SignalClient(ServiceClient):
     ) -> pa.Table:
         """Scores (symbol, time, score) of `rows`, in their order."""
         request = pb.ScoreBatchRequest(
-            model=codec.ref_to_pb(model),
+            model=ref_to_pb(model),
             rows=arrow_pb2.ArrowFrame(ipc_stream=encode_table(rows), row_count=rows.num_rows),
         )
         response = await self._unary(self._stub.ScoreBatch, request, timeout)
@@ -95,7 +96,7 @@ class SignalClient(ServiceClient):
         *,
         timeout: float | None = None,
     ) -> pb.ExplainPredictionResponse:
-        request = pb.ExplainPredictionRequest(model=codec.ref_to_pb(model), symbol=symbol, top=top)
+        request = pb.ExplainPredictionRequest(model=ref_to_pb(model), symbol=symbol, top=top)
         if time is not None:
             request.time.CopyFrom(to_timestamp(time))
         response: pb.ExplainPredictionResponse = await self._unary(
@@ -137,7 +138,7 @@ class SignalClient(ServiceClient):
         `resume_after` to continue after a disconnect without gap or duplicate (0 replays the
         whole log; None starts with live signals)."""
         request = pb.SubscribeSignalsRequest(
-            model=codec.ref_to_pb(model),
+            model=ref_to_pb(model),
             symbols=list(symbols),
             heartbeat_interval_ms=round(heartbeat_s * 1000),
         )

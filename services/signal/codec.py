@@ -6,12 +6,10 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from quantmesh.common.v1 import model_ref_pb2
 from quantmesh.signal.v1 import signal_pb2 as pb
 
 from services.runtime.errors import InvalidArgument
 from services.runtime.time_convert import optional_from_timestamp, to_time_range, to_timestamp
-from services.signal.domain.refs import CHAMPION, ModelRef
 from services.signal.domain.requests import TrainRequest
 from services.signal.domain.train_config import ModelKind
 
@@ -26,23 +24,6 @@ _KIND_TO_PB = {
     ModelKind.REGRESSOR: pb.OBJECTIVE_REGRESSOR,
 }
 _KIND_FROM_PB = {v: k for k, v in _KIND_TO_PB.items()}
-
-
-def ref_from_pb(message: model_ref_pb2.ModelRef, field: str = "model") -> ModelRef:
-    """A request's model reference; neither alias nor version means `champion`."""
-    if not message.name:
-        raise InvalidArgument.for_field(f"{field}.name", "is required")
-    selector = message.WhichOneof("selector")
-    if selector == "version":
-        return ModelRef(message.name, version=message.version)
-    return ModelRef(message.name, alias=message.alias if selector == "alias" else CHAMPION)
-
-
-def ref_to_pb(ref: ModelRef | str) -> model_ref_pb2.ModelRef:
-    ref = ModelRef.parse(ref) if isinstance(ref, str) else ref
-    if ref.version is not None:
-        return model_ref_pb2.ModelRef(name=ref.name, version=ref.version)
-    return model_ref_pb2.ModelRef(name=ref.name, alias=ref.alias or CHAMPION)
 
 
 def kind_from_pb(value: int) -> ModelKind | None:

@@ -15,6 +15,7 @@ from quantmesh.signal.v1 import signal_pb2_grpc
 
 from services.runtime.arrow_frames import decode_table, encode_table
 from services.runtime.errors import InvalidArgument
+from services.runtime.model_refs import ref_from_pb
 from services.runtime.operations.manager import OperationManager, Progress
 from services.runtime.streams import heartbeat_seconds
 from services.runtime.time_convert import optional_from_timestamp, to_timestamp, utc_now
@@ -56,7 +57,7 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
         self, request: pb.ScoreRequest, context: aio.ServicerContext
     ) -> pb.ScoreResponse:
         outcome = await self._domain.score(
-            codec.ref_from_pb(request.model),
+            ref_from_pb(request.model),
             request.symbol,
             optional_from_timestamp(request, "time"),
         )
@@ -86,7 +87,7 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
             raise InvalidArgument.for_field(
                 "rows.ipc_stream", f"is not an Arrow IPC stream: {exc}"
             ) from None
-        model, scores = await self._domain.score_batch(codec.ref_from_pb(request.model), rows)
+        model, scores = await self._domain.score_batch(ref_from_pb(request.model), rows)
         return pb.ScoreBatchResponse(
             scores=arrow_pb2.ArrowFrame(ipc_stream=encode_table(scores), row_count=scores.num_rows),
             model_name=model.name,
@@ -100,7 +101,7 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
         if request.top < 0:
             raise InvalidArgument.for_field("top", "must be >= 0")
         outcome = await self._domain.explain(
-            codec.ref_from_pb(request.model),
+            ref_from_pb(request.model),
             request.symbol,
             optional_from_timestamp(request, "time"),
         )
@@ -148,7 +149,7 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
     ) -> AsyncIterator[pb.SubscribeSignalsResponse]:
         heartbeat_s = heartbeat_seconds(request.heartbeat_interval_ms)
         subscription = await self._domain.subscribe(
-            codec.ref_from_pb(request.model),
+            ref_from_pb(request.model),
             list(request.symbols),
             request.resume_after if request.HasField("resume_after") else None,
             heartbeat_s,

@@ -1,84 +1,29 @@
-"""References to models and feature views, as requests name them.
-
-A model reference is `name@alias` (the version the alias points at, which moves on promotion)
-or `name/<version>` (one fixed, immutable version). Aliases are `champion` (what serving and
-signal streams use) and `challenger` (the candidate beside it).
-"""
+"""References to feature views a model was trained on; model references live in
+`services.runtime.model_refs` (shared with every service that has a model registry)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.runtime.errors import InvalidArgument
+from services.runtime.model_refs import (
+    ALIASES,
+    CHALLENGER,
+    CHAMPION,
+    ModelRef,
+    check_alias,
+    check_model_name,
+)
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-ALIASES = (CHAMPION, CHALLENGER)
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-
-
-def check_model_name(name: str, field: str = "model") -> str:
-    """The name when it is a valid registered-model name, else InvalidArgument."""
-    if not _NAME.match(name):
-        raise InvalidArgument.for_field(
-            field,
-            f"{name!r} is not a model name: 1-100 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit",
-        )
-    return name
-
-
-def check_alias(alias: str, field: str = "alias") -> str:
-    """The alias when it is one of ALIASES, else InvalidArgument."""
-    if alias not in ALIASES:
-        raise InvalidArgument.for_field(
-            field, f"{alias!r} is not an alias; use one of {', '.join(ALIASES)}"
-        )
-    return alias
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """`name@alias` or `name/version`: exactly one of alias and version is set."""
-
-    name: str
-    alias: str | None = None
-    version: int | None = None
-
-    def __post_init__(self) -> None:
-        check_model_name(self.name)
-        if (self.alias is None) == (self.version is None):
-            raise InvalidArgument.for_field("model", "give exactly one of an alias or a version")
-        if self.alias is not None:
-            check_alias(self.alias)
-        if self.version is not None and self.version < 1:
-            raise InvalidArgument.for_field("model", f"version {self.version} is not positive")
-
-    @classmethod
-    def parse(cls, text: str, field: str = "model") -> ModelRef:
-        """`name@alias` or `name/<version>`; a bare name means `name@champion`."""
-        text = text.strip()
-        if "@" in text:
-            name, _, alias = text.partition("@")
-            check_model_name(name, field)
-            return cls(name, alias=check_alias(alias, field))
-        if "/" in text:
-            name, _, version = text.partition("/")
-            check_model_name(name, field)
-            if not version.isdigit() or int(version) < 1:
-                raise InvalidArgument.for_field(field, f"{version!r} is not a version number")
-            return cls(name, version=int(version))
-        return cls(check_model_name(text, field), alias=CHAMPION)
-
-    @property
-    def pinned(self) -> bool:
-        """True for a fixed version (cacheable for good), False for an alias (it moves)."""
-        return self.version is not None
-
-    def __str__(self) -> str:
-        return f"{self.name}@{self.alias}" if self.alias else f"{self.name}/{self.version}"
+__all__ = [
+    "ALIASES",
+    "CHALLENGER",
+    "CHAMPION",
+    "FeatureViewRef",
+    "ModelRef",
+    "check_alias",
+    "check_model_name",
+]
 
 
 @dataclass(frozen=True)
