@@ -31,16 +31,30 @@ def _signal(runtime: RuntimeSettings, peers: Peers) -> HostedService:
     return SignalService(runtime, peers)
 
 
+def _forecast(runtime: RuntimeSettings, peers: Peers) -> HostedService:
+    from services.forecast.app import ForecastService
+
+    return ForecastService(runtime, peers)
+
+
 def _quality(runtime: RuntimeSettings, peers: Peers) -> HostedService:
     from services.quality.app import QualityService
 
     return QualityService(runtime, peers)
 
 
+def _regime(runtime: RuntimeSettings, peers: Peers) -> HostedService:
+    from services.regime.app import RegimeService
+
+    return RegimeService(runtime, peers)
+
+
 SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("marketdata", "quantmesh.marketdata.v1.MarketDataService", _marketdata),
     ServiceEntry("quality", "quantmesh.quality.v1.QualityService", _quality),
     ServiceEntry("signal", "quantmesh.signal.v1.SignalService", _signal),
+    ServiceEntry("regime", "quantmesh.regime.v1.RegimeService", _regime),
+    ServiceEntry("forecast", "quantmesh.forecast.v1.ForecastService", _forecast),
 )
 
 

@@ -15,10 +15,12 @@ from grpc import aio
 
 from services.clients import policies
 from services.clients.base import ServiceClient
+from services.clients.forecast import ForecastClient
 from services.clients.health import HealthClient
 from services.clients.marketdata import MarketDataClient
 from services.clients.operations import OperationsClient
 from services.clients.quality import QualityClient
+from services.clients.regime import RegimeClient
 from services.clients.signal import SignalClient
 from services.runtime.channels import create_channel
 from services.runtime.settings import RuntimeSettings, load
@@ -56,12 +58,20 @@ class MeshClient:
         )
 
     @property
+    def forecast(self) -> ForecastClient:
+        return self._client(ForecastClient, "forecast")
+
+    @property
     def marketdata(self) -> MarketDataClient:
         return self._client(MarketDataClient, "marketdata")
 
     @property
     def quality(self) -> QualityClient:
         return self._client(QualityClient, "quality")
+
+    @property
+    def regime(self) -> RegimeClient:
+        return self._client(RegimeClient, "regime")
 
     @property
     def signal(self) -> SignalClient:

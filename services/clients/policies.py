@@ -34,6 +34,23 @@ QUALITY = MethodPolicy(
         "RefitModels",
     ),
 )
+REGIME = MethodPolicy(
+    "quantmesh.regime.v1.RegimeService",
+    idempotent=(
+        "FitRegimeModel",
+        "ListRegimeModels",
+        "ClassifyRegime",
+        "GetRegimeHistory",
+        "WatchRegime",
+        "GetCacheStats",
+    ),
+    unary=("FitRegimeModel", "ListRegimeModels", "ClassifyRegime", "GetCacheStats"),
+)
+FORECAST = MethodPolicy(
+    "quantmesh.forecast.v1.ForecastService",
+    idempotent=("ForecastKpis", "EvaluateCalibration"),
+    unary=("ForecastKpis", "EvaluateCalibration"),
+)
 OPERATIONS = MethodPolicy(
     "quantmesh.operations.v1.OperationsService",
     idempotent=("GetOperation", "ListOperations", "WatchOperation"),
@@ -41,4 +58,4 @@ OPERATIONS = MethodPolicy(
 )
 HEALTH = MethodPolicy("grpc.health.v1.Health", idempotent=("Check",), unary=("Check",))
 
-ALL = (MARKETDATA, SIGNAL, QUALITY, OPERATIONS, HEALTH)
+ALL = (MARKETDATA, SIGNAL, QUALITY, REGIME, FORECAST, OPERATIONS, HEALTH)

@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from enum import StrEnum
@@ -284,7 +285,7 @@ class MongoConnection:
     async def close(self) -> None:
         self.client.close()
         if self.server is not None:
-            await asyncio.to_thread(self.server.stop)
+            await _release_embedded(self.server)
 
 
 def motor_client(uri: str, timeout_s: float = 20.0, **options: Any) -> Any:
@@ -307,12 +308,7 @@ async def connect(settings: MongoSettings, data_dir: Path) -> MongoConnection:
     server: MongoServer | None = None
     uri = settings.uri.strip()
     if not uri:
-        server = MongoServer(
-            settings.data_path or data_dir / "mongo",
-            kind=settings.server,
-            startup_timeout_s=settings.timeout_s,
-        )
-        await asyncio.to_thread(server.start)
+        server = await _acquire_embedded(settings, data_dir)
         uri = server.uri
     client = motor_client(uri, settings.timeout_s)
     try:
@@ -320,9 +316,48 @@ async def connect(settings: MongoSettings, data_dir: Path) -> MongoConnection:
     except Exception as exc:
         client.close()
         if server is not None:
-            await asyncio.to_thread(server.stop)
+            await _release_embedded(server)
         raise Unavailable(f"MongoDB at {_redact(uri)} does not answer: {exc}") from None
     return MongoConnection(client, client[settings.database], server)
+
+
+#: Embedded servers of this process by data folder, with their user counts: services hosted
+#: in one process (signal, regime) share one server instead of fighting over its files.
+_EMBEDDED: dict[Path, tuple[MongoServer, int]] = {}
+_EMBEDDED_LOCK = threading.Lock()
+
+
+def _acquire_embedded_sync(settings: MongoSettings, data_dir: Path) -> MongoServer:
+    path = (settings.data_path or data_dir / "mongo").resolve()
+    with _EMBEDDED_LOCK:
+        found = _EMBEDDED.get(path)
+        if found is not None and found[0].running:
+            _EMBEDDED[path] = (found[0], found[1] + 1)
+            return found[0]
+        server = MongoServer(path, kind=settings.server, startup_timeout_s=settings.timeout_s)
+        server.start()
+        _EMBEDDED[path] = (server, 1)
+        return server
+
+
+def _release_embedded_sync(server: MongoServer) -> None:
+    with _EMBEDDED_LOCK:
+        path = server.data_path.resolve()
+        found = _EMBEDDED.get(path)
+        users = found[1] - 1 if found is not None and found[0] is server else 0
+        if users > 0:
+            _EMBEDDED[path] = (server, users)
+            return
+        _EMBEDDED.pop(path, None)
+        server.stop()
+
+
+async def _acquire_embedded(settings: MongoSettings, data_dir: Path) -> MongoServer:
+    return await asyncio.to_thread(_acquire_embedded_sync, settings, data_dir)
+
+
+async def _release_embedded(server: MongoServer) -> None:
+    await asyncio.to_thread(_release_embedded_sync, server)
 
 
 def _kind(kind: ServerKind | str) -> ServerKind:
