@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test check lint typecheck protos protos-check buf pytest bench clean
+.PHONY: setup demo test check lint typecheck protos protos-check buf pytest k8s bench clean
 
 ## setup: virtual environment with the project and its dev tools, plus node tooling (buf)
 setup: $(STAMP) node_modules/.package-lock.json
@@ -48,6 +48,13 @@ typecheck:
 
 pytest:
 	$(BIN)/pytest -q
+
+## k8s: render every kustomize overlay (kubectl) and validate it offline against the Kubernetes
+## schemas, then the manifest policy tests (also part of `pytest`)
+k8s: $(STAMP)
+	@command -v kubectl >/dev/null || { echo "kubectl is missing (Debian: apt-get install kubectl)"; exit 2; }
+	$(BIN)/python deploy/k8s/validate.py --out build/k8s
+	$(BIN)/pytest -q tests/deploy
 
 bench: setup
 	$(BIN)/python bench/ingest.py
