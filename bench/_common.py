@@ -190,11 +190,13 @@ def quantmesh_command() -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def serve_subprocess(services: Sequence[str]) -> AsyncIterator[Served]:
+async def serve_subprocess(
+    services: Sequence[str], settings: Mapping[str, str] | None = None
+) -> AsyncIterator[Served]:
     """`quantmesh up --service ... --port N` in a child process, over a fresh data dir.
 
     The child gets this environment minus QUANTMESH_* and OTEL_* variables (so a developer's
-    shell settings do not leak in), its own data dir, and its log in that folder.
+    shell settings do not leak in) plus `settings`, its own data dir, and its log in that folder.
     """
     with tempfile.TemporaryDirectory(prefix="quantmesh-bench-") as folder:
         data_dir = Path(folder) / "var"
@@ -204,6 +206,7 @@ async def serve_subprocess(services: Sequence[str]) -> AsyncIterator[Served]:
             if not key.startswith(("QUANTMESH_", "OTEL_"))
         }
         environ |= {"QUANTMESH_DATA_DIR": str(data_dir), "QUANTMESH_SHUTDOWN_GRACE_S": "1"}
+        environ |= dict(settings or {})
         port = free_port()
         command = [*quantmesh_command(), "up", "--host", "127.0.0.1", "--port", str(port)]
         for service in services:

@@ -103,6 +103,7 @@ class RegimeUpdate:
 @dataclass(frozen=True)
 class CacheReport:
     hits: int
+    memory_hits: int
     misses: int
     invalidated: int
     errors: int
@@ -250,6 +251,7 @@ class RegimeClient(ServiceClient):
         r = await self._unary(self._stub.GetCacheStats, pb.GetCacheStatsRequest(), timeout)
         return CacheReport(
             r.hits,
+            r.memory_hits,
             r.misses,
             r.invalidated,
             r.errors,

@@ -51,6 +51,11 @@ class RegimeSettings:
         2.0,
         "After a cache failure, how long lookups skip MongoDB before trying it again.",
     )
+    cache_memory_entries: int = env(
+        "QUANTMESH_REGIME_CACHE_MEMORY_ENTRIES",
+        200_000,
+        "Answers kept in process in front of MongoDB (LRU); 0 sends every lookup to MongoDB.",
+    )
     max_history_rows: int = env(
         "QUANTMESH_REGIME_MAX_HISTORY_ROWS",
         2_000_000,
@@ -126,6 +131,7 @@ class RegimeService:
             ttl_s=self.settings.cache_ttl_s,
             timeout_s=self.settings.cache_timeout_s,
             retry_s=self.settings.cache_retry_s,
+            memory_entries=self.settings.cache_memory_entries,
         )
         await cache.ensure_indexes()
         self.domain = Regimes(

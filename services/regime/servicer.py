@@ -142,6 +142,7 @@ class RegimeServicer(regime_pb2_grpc.RegimeServiceServicer):
         stats = report.stats
         response = pb.GetCacheStatsResponse(
             hits=stats.hits,
+            memory_hits=stats.memory_hits,
             misses=stats.misses,
             invalidated=stats.invalidated,
             errors=stats.errors,

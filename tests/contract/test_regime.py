@@ -60,6 +60,8 @@ async def served(
         patch.setenv("QUANTMESH_REGIME_MAX_HISTORY_ROWS", "5000")
         patch.setenv("QUANTMESH_REGIME_CACHE_RETRY_S", "0.3")
         patch.setenv("QUANTMESH_REGIME_CACHE_TIMEOUT_S", "1.0")
+        # Every lookup goes to MongoDB here; the in-process layer has its own tests.
+        patch.setenv("QUANTMESH_REGIME_CACHE_MEMORY_ENTRIES", "0")
         settings = load(
             RuntimeSettings,
             environ={},

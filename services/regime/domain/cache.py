@@ -10,6 +10,10 @@ or before that day). Expiry is a query condition (`expires_at > now`); the TTL i
 `expires_at` is only housekeeping. Revisions are checked by the caller against
 `computed_as_of`.
 
+In front of MongoDB sits a bounded in-process layer (LRU, same keys, same expiry): hot answers
+cost no round trip, while MongoDB keeps them across restarts and shares them between replicas.
+Every answer from either layer passes the same revision check.
+
 MongoDB down or slow: every operation has a deadline; a failure marks the cache DEGRADED, and
 for `retry_s` lookups and writes skip MongoDB (answers are computed). After that the next
 operation, or `probe()`, tries again, and the first success makes it HEALTHY. Nothing needs a
@@ -21,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -65,6 +69,7 @@ def cache_key(symbol: str, day: str, model: str, feature_version: str) -> str:
 @dataclass(frozen=True)
 class CacheStats:
     hits: int
+    memory_hits: int
     misses: int
     invalidated: int
     errors: int
@@ -98,8 +103,12 @@ class RegimeCache:
         timeout_s: float = 0.25,
         retry_s: float = 2.0,
         latency_window: int = 10_000,
+        memory_entries: int = 200_000,
     ) -> None:
         self._collection = collection
+        self.memory_entries = memory_entries
+        self._memory: OrderedDict[str, tuple[CachedRegime, float]] = OrderedDict()
+        self.memory_hits = 0
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
         self.retry_s = retry_s
@@ -151,11 +160,31 @@ class RegimeCache:
         except Exception as exc:
             self._failed(exc)
 
+    def _remember(self, entry: CachedRegime, expires_at: float) -> None:
+        if self.memory_entries <= 0:
+            return
+        self._memory[entry.key] = (entry, expires_at)
+        self._memory.move_to_end(entry.key)
+        while len(self._memory) > self.memory_entries:
+            self._memory.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        """Drop a stale entry from the in-process layer (MongoDB's copy is overwritten later)."""
+        self._memory.pop(key, None)
+
     async def get(self, key: str) -> CachedRegime | None:
         """The entry under `key` unless absent, expired or the cache is unusable."""
+        if self._collection is None:
+            return None
+        remembered = self._memory.get(key)
+        if remembered is not None:
+            if remembered[1] > time.monotonic():
+                self._memory.move_to_end(key)
+                self.memory_hits += 1
+                return remembered[0]
+            del self._memory[key]
         if not self._usable():
             return None
-        assert self._collection is not None
         try:
             doc = await self._run(
                 self._collection.find_one({"_id": key, "expires_at": {"$gt": datetime.now(UTC)}})
@@ -164,7 +193,12 @@ class RegimeCache:
             self._failed(exc)
             return None
         self._succeeded()
-        return None if doc is None else _from_doc(doc)
+        if doc is None:
+            return None
+        entry = _from_doc(doc)
+        left = (doc["expires_at"].replace(tzinfo=UTC) - datetime.now(UTC)).total_seconds()
+        self._remember(entry, time.monotonic() + left)
+        return entry
 
     def record_hit(self, elapsed_s: float) -> None:
         self.hits += 1
@@ -177,6 +211,10 @@ class RegimeCache:
 
     async def put_many(self, entries: Sequence[CachedRegime]) -> None:
         """Upsert `entries`; failures degrade the cache and drop the rest of the write."""
+        if self._collection is not None:
+            expires_at = time.monotonic() + self.ttl_s
+            for entry in entries:
+                self._remember(entry, expires_at)
         if not entries or not self._usable():
             return
         from pymongo import ReplaceOne
@@ -199,7 +237,7 @@ class RegimeCache:
 
     def put_later(self, entries: Sequence[CachedRegime]) -> None:
         """Write in the background: an answer never waits for its cache fill."""
-        if not entries or not self._usable():
+        if not entries or self._collection is None:
             return
         task = asyncio.create_task(self.put_many(entries))
         self._writers.add(task)
@@ -228,6 +266,7 @@ class RegimeCache:
     def stats(self) -> CacheStats:
         return CacheStats(
             hits=self.hits,
+            memory_hits=self.memory_hits,
             misses=self.misses,
             invalidated=self.invalidated,
             errors=self.errors,

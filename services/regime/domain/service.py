@@ -172,6 +172,8 @@ class Regimes:
             )
             if entry is not None and entry.computed_as_of is not None:
                 stale = self.revisions.stale(symbol, entry.bar_time, entry.computed_as_of)
+                if stale:
+                    self.cache.forget(entry.key)
             if entry is not None and not stale:
                 elapsed = time.perf_counter() - started
                 self.cache.record_hit(elapsed)

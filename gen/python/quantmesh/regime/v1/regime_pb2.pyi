@@ -233,7 +233,7 @@ class GetCacheStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetCacheStatsResponse(_message.Message):
-    __slots__ = ("hits", "misses", "invalidated", "errors", "hit_rate", "hit_p50_ms", "hit_p99_ms", "miss_p50_ms", "miss_p99_ms", "state", "degraded_since", "last_error", "ingest_watermark", "writes")
+    __slots__ = ("hits", "misses", "invalidated", "errors", "hit_rate", "hit_p50_ms", "hit_p99_ms", "miss_p50_ms", "miss_p99_ms", "state", "degraded_since", "last_error", "ingest_watermark", "writes", "memory_hits")
     HITS_FIELD_NUMBER: _ClassVar[int]
     MISSES_FIELD_NUMBER: _ClassVar[int]
     INVALIDATED_FIELD_NUMBER: _ClassVar[int]
@@ -248,6 +248,7 @@ class GetCacheStatsResponse(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     INGEST_WATERMARK_FIELD_NUMBER: _ClassVar[int]
     WRITES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_HITS_FIELD_NUMBER: _ClassVar[int]
     hits: int
     misses: int
     invalidated: int
@@ -262,4 +263,5 @@ class GetCacheStatsResponse(_message.Message):
     last_error: str
     ingest_watermark: _timestamp_pb2.Timestamp
     writes: int
-    def __init__(self, hits: _Optional[int] = ..., misses: _Optional[int] = ..., invalidated: _Optional[int] = ..., errors: _Optional[int] = ..., hit_rate: _Optional[float] = ..., hit_p50_ms: _Optional[float] = ..., hit_p99_ms: _Optional[float] = ..., miss_p50_ms: _Optional[float] = ..., miss_p99_ms: _Optional[float] = ..., state: _Optional[_Union[CacheState, str]] = ..., degraded_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., ingest_watermark: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., writes: _Optional[int] = ...) -> None: ...
+    memory_hits: int
+    def __init__(self, hits: _Optional[int] = ..., misses: _Optional[int] = ..., invalidated: _Optional[int] = ..., errors: _Optional[int] = ..., hit_rate: _Optional[float] = ..., hit_p50_ms: _Optional[float] = ..., hit_p99_ms: _Optional[float] = ..., miss_p50_ms: _Optional[float] = ..., miss_p99_ms: _Optional[float] = ..., state: _Optional[_Union[CacheState, str]] = ..., degraded_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., ingest_watermark: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., writes: _Optional[int] = ..., memory_hits: _Optional[int] = ...) -> None: ...
