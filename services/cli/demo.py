@@ -30,6 +30,7 @@ from services.marketdata.domain.bar_table import Frequency
 from services.marketdata.domain.csv_formats import find_csv_files, parse_csv
 from services.marketdata.domain.synthetic import generate_market
 from services.runtime import telemetry
+from services.runtime.errors import QuantmeshError
 from services.runtime.settings import RuntimeSettings
 from services.signal.domain.requests import TrainRequest
 
@@ -82,16 +83,21 @@ async def run_demo(args: argparse.Namespace, settings: RuntimeSettings) -> int:
                 stored = {f: await mesh.marketdata.get_bars([], f) for f in frequencies}
                 progress.advance(read)
                 signal = await _signal_stage(mesh, progress, frequencies)
+                regime = await _regime_stage(mesh, progress, stored)
             quality = await _quality_stage(mesh)
         summary = _summarise(reports, symbols, stored)
         summary["quality"] = quality
         summary["signal"] = signal
+        summary["regime"] = regime
     finally:
         await server.stop(grace=1.0)
     _print_summary(summary)
     _print_quality(summary["quality"])
     _print_signal(summary["signal"])
+    _print_regime(summary["regime"])
     write_report(out_dir, summary)
+    if regime.get("chart") is not None:
+        _regime_chart(out_dir / "regimes.png", regime.pop("chart"))
     console.print(f"\nreport written to [bold]{out_dir}[/bold] (summary.json)")
     return 0
 
@@ -302,3 +308,89 @@ def _print_quality(quality: dict[str, Any]) -> None:
                 escape(a["reason"][:70]),
             )
         console.print(alerts)
+
+
+async def _regime_stage(
+    mesh: MeshClient, progress: Progress, stored: dict[Frequency, pa.Table]
+) -> dict[str, Any]:
+    """Fit the regime model on every daily symbol (pooled), then read their regime history."""
+    daily = stored.get(Frequency.DAILY)
+    if daily is None or daily.num_rows == 0:
+        return {"skipped": "no daily bars"}
+    symbols = sorted(set(daily.column("symbol").to_pylist()))[:100]
+    task = progress.add_task("fit regimes (FitRegimeModel)", total=2)
+    try:
+        model, _ = await mesh.regime.fit(symbols)
+    except QuantmeshError as exc:
+        progress.advance(task, 2)
+        return {"skipped": exc.message}
+    progress.advance(task)
+    history = await mesh.regime.history(symbols)
+    progress.advance(task)
+    regimes = history.column("regime").to_pylist()
+    shares = {name: regimes.count(name) / len(regimes) for name in sorted(set(regimes))}
+    first = symbols[0]
+    mine = history.filter(pc.equal(history.column("symbol"), first))
+    bars = daily.filter(pc.equal(daily.column("symbol"), first))
+    return {
+        "model": f"{model.name}/{model.version}",
+        "symbols": len(symbols),
+        "median_duration_sessions": model.median_duration_sessions,
+        "shares": shares,
+        "chart": {
+            "symbol": first,
+            "bar_times": bars.column("time").to_pylist(),
+            "closes": bars.column("close").to_pylist(),
+            "times": mine.column("time").to_pylist(),
+            "regimes": mine.column("regime").to_pylist(),
+        },
+    }
+
+
+def _print_regime(regime: dict[str, Any]) -> None:
+    if "skipped" in regime:
+        console.print(f"\n[bold]regimes[/bold]: skipped ({regime['skipped']})")
+        return
+    shares = ", ".join(f"{k.lower()} {v:.0%}" for k, v in regime["shares"].items())
+    console.print(
+        f"\n[bold]regimes[/bold] ({regime['model']}, {regime['symbols']} symbols, median spell "
+        f"{regime['median_duration_sessions']:.0f} sessions): {shares}"
+    )
+
+
+REGIME_COLOURS = {
+    "CALM_UPTREND": "#b7e4c7",
+    "RANGE_BOUND": "#e9ecef",
+    "DOWNTREND": "#ffd6a5",
+    "HIGH_VOL_STRESS": "#ffadad",
+}
+
+
+def _regime_chart(path: Path, chart: dict[str, Any]) -> None:
+    """The price of one symbol with its regimes shaded behind it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    figure, axes = plt.subplots(figsize=(11, 4))
+    times, regimes = chart["times"], chart["regimes"]
+    start = 0
+    for i in range(1, len(times) + 1):
+        if i == len(times) or regimes[i] != regimes[start]:
+            end = times[i] if i < len(times) else times[-1]
+            axes.axvspan(times[start], end, color=REGIME_COLOURS[regimes[start]], lw=0)
+            start = i
+    axes.plot(chart["bar_times"], chart["closes"], color="#1d3557", lw=1)
+    axes.set_title(f"{chart['symbol']}: close, shaded by regime (causal, filtered)")
+    axes.legend(
+        handles=[
+            Patch(color=c, label=n.lower().replace("_", " ")) for n, c in REGIME_COLOURS.items()
+        ],
+        loc="upper left",
+        fontsize=8,
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
