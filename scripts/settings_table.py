@@ -5,6 +5,7 @@
 
 from services.marketdata.app import MarketDataSettings
 from services.quality.app import QualitySettings
+from services.regime.app import RegimeSettings
 from services.runtime.mongo import MongoSettings
 from services.runtime.settings import RuntimeSettings, reference_markdown
 from services.signal.app import SignalSettings
@@ -14,6 +15,7 @@ SETTINGS_CLASSES = (
     MarketDataSettings,
     SignalSettings,
     QualitySettings,
+    RegimeSettings,
     MongoSettings,
 )
 
