@@ -1,0 +1,1 @@
+"""forecast: probabilistic KPI forecasts (percentile bands) and their calibration on history."""
