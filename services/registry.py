@@ -43,6 +43,12 @@ def _quality(runtime: RuntimeSettings, peers: Peers) -> HostedService:
     return QualityService(runtime, peers)
 
 
+def _backtest(runtime: RuntimeSettings, peers: Peers) -> HostedService:
+    from services.backtest.app import BacktestService
+
+    return BacktestService(runtime, peers)
+
+
 def _regime(runtime: RuntimeSettings, peers: Peers) -> HostedService:
     from services.regime.app import RegimeService
 
@@ -55,6 +61,7 @@ SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("signal", "quantmesh.signal.v1.SignalService", _signal),
     ServiceEntry("regime", "quantmesh.regime.v1.RegimeService", _regime),
     ServiceEntry("forecast", "quantmesh.forecast.v1.ForecastService", _forecast),
+    ServiceEntry("backtest", "quantmesh.backtest.v1.BacktestService", _backtest),
 )
 
 

@@ -14,6 +14,7 @@ from typing import TypeVar
 from grpc import aio
 
 from services.clients import policies
+from services.clients.backtest import BacktestClient
 from services.clients.base import ServiceClient
 from services.clients.forecast import ForecastClient
 from services.clients.health import HealthClient
@@ -56,6 +57,10 @@ class MeshClient:
             token=self.settings.token,
             timeout=self.settings.default_timeout_s,
         )
+
+    @property
+    def backtest(self) -> BacktestClient:
+        return self._client(BacktestClient, "backtest")
 
     @property
     def forecast(self) -> ForecastClient:

@@ -51,6 +51,11 @@ FORECAST = MethodPolicy(
     idempotent=("ForecastKpis", "EvaluateCalibration"),
     unary=("ForecastKpis", "EvaluateCalibration"),
 )
+BACKTEST = MethodPolicy(
+    "quantmesh.backtest.v1.BacktestService",
+    idempotent=("GetBacktest", "ListBacktests", "GetKpis", "StreamEquity", "GetTrades"),
+    unary=("RunBacktest", "GetBacktest", "ListBacktests", "GetKpis"),
+)
 OPERATIONS = MethodPolicy(
     "quantmesh.operations.v1.OperationsService",
     idempotent=("GetOperation", "ListOperations", "WatchOperation"),
@@ -58,4 +63,4 @@ OPERATIONS = MethodPolicy(
 )
 HEALTH = MethodPolicy("grpc.health.v1.Health", idempotent=("Check",), unary=("Check",))
 
-ALL = (MARKETDATA, SIGNAL, QUALITY, REGIME, FORECAST, OPERATIONS, HEALTH)
+ALL = (MARKETDATA, SIGNAL, QUALITY, REGIME, FORECAST, BACKTEST, OPERATIONS, HEALTH)
