@@ -3,6 +3,8 @@
 `tests/unit/test_docs.py` fails when the README's table differs from this output.
 """
 
+from services.backtest.app import BacktestSettings
+from services.forecast.app import ForecastSettings
 from services.marketdata.app import MarketDataSettings
 from services.quality.app import QualitySettings
 from services.regime.app import RegimeSettings
@@ -16,6 +18,8 @@ SETTINGS_CLASSES = (
     SignalSettings,
     QualitySettings,
     RegimeSettings,
+    BacktestSettings,
+    ForecastSettings,
     MongoSettings,
 )
 
