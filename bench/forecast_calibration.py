@@ -199,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bands = [str(b) for b in DEFAULT_BANDS]  # [10, 90], [5, 95], [25, 75]
     rows = []
     coverage80: dict[tuple[str, int], float] = {}
+    pinball: dict[tuple[str, int], float] = {}
     for label in labels:
         mine = [o for o in outcomes if o.job.method == label]
         seconds = sum(o.seconds for o in mine)
@@ -206,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results = [o.report.result(o.report.results[0].method, h) for o in mine]
             per_stock = [r.bands[0].coverage for r in results]
             coverage80[(label, h)] = pooled_coverage(results, 0)
+            pinball[(label, h)] = pooled(results, "mean_pinball_loss")
             rows.append(
                 [
                     label,
@@ -215,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{pooled_coverage(results, 1):.3f}",
                     f"{min(per_stock):.2f}–{max(per_stock):.2f}",
                     f"{np.average([r.bands[0].mean_width for r in results]):.4f}",
-                    f"{pooled(results, 'mean_pinball_loss'):.5f}",
+                    f"{pinball[(label, h)]:.5f}",
                     f"{pooled_quantile(results, 1, 'hit_rate'):.3f}",
                     f"{pooled_quantile(results, 5, 'hit_rate'):.3f}",
                     f"{seconds / len(mine) / len(origins) * 1000:.0f}",
@@ -239,7 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     print(table(["method", "h", *(f"p{p:g}" for p in levels)], loss_rows))
     best = {h: min(methods, key=lambda m, h=h: abs(coverage80[(m, h)] - 0.80)) for h in horizons}
+    lowest = {h: min(methods, key=lambda m, h=h: pinball[(m, h)]) for h in horizons}
     print("\nBest calibrated 80% band: " + ", ".join(f"h={h}: {m}" for h, m in best.items()))
+    print("Lowest mean pinball loss: " + ", ".join(f"h={h}: {m}" for h, m in lowest.items()))
     keys = " ".join(
         f"coverage80_h{h}_{m}={coverage80[(m, h)]:.3f}" for m in methods for h in horizons
     )

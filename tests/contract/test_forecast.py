@@ -181,7 +181,7 @@ async def test_calibration_reports_coverage_and_pinball_loss(api: Api) -> None:
 
 
 async def test_a_backtest_id_needs_the_backtest_service(api: Api) -> None:
-    with pytest.raises(FailedPrecondition, match="no backtest service") as caught:
+    with pytest.raises(FailedPrecondition, match="no backtest returns source") as caught:
         await api.forecast_kpis(ForecastRequest(backtest_id="bt-42", horizon=20))
     assert caught.value.metadata["backtest_id"] == "bt-42"
     with pytest.raises(FailedPrecondition):

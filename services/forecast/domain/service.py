@@ -131,9 +131,9 @@ class Forecaster:
             return validate_returns(series, max_returns=self.limits.max_returns)
         if self.returns_source is None:
             raise FailedPrecondition(
-                f"backtest_id {backtest_id!r}: no backtest service is configured for the "
-                "forecast service, so it cannot read a backtest's returns; send the returns "
-                "in `series` instead, or configure the backtest service",
+                f"backtest_id {backtest_id!r}: the forecast service has no backtest returns "
+                "source configured, so it cannot read a backtest's returns by id; send the "
+                "returns in `series` instead",
                 metadata={"backtest_id": backtest_id},
             )
         fetched = await self.returns_source.returns(backtest_id)

@@ -68,7 +68,7 @@ async def test_a_forecast_per_method_with_kpi_and_path_bands(forecaster: Forecas
 
 async def test_backtest_ids_need_a_returns_source() -> None:
     alone = Forecaster()
-    with pytest.raises(FailedPrecondition, match="no backtest service") as caught:
+    with pytest.raises(FailedPrecondition, match="no backtest returns source") as caught:
         await alone.forecast_kpis(ForecastRequest(backtest_id="bt-1", horizon=5))
     assert caught.value.metadata == {"backtest_id": "bt-1"}
     served = Forecaster(
