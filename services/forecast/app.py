@@ -1,10 +1,8 @@
 """The forecast service as the server bootstrap hosts it: settings, limits, worker threads.
 
-Backtest ids: `ForecastService` takes an optional `ReturnsSource`. None is configured today, so a
-request naming a backtest fails with FAILED_PRECONDITION. When the backtest service exists, its
-adapter (a `ReturnsSource` over the typed backtest client, e.g. `services/forecast/
-backtest_returns.py`, built like `services/quality/market_history.py`) is created in
-`__init__` below when `peers.configured("backtest")`.
+Backtest ids: the returns of a backtest come from the backtest service (`BacktestReturns`) when
+it is hosted here or has an address of its own; otherwise a request naming a backtest fails with
+FAILED_PRECONDITION.
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ import dataclasses
 from grpc import aio
 from quantmesh.forecast.v1 import forecast_pb2, forecast_pb2_grpc
 
+from services.forecast.backtest_returns import BacktestReturns
 from services.forecast.domain.limits import ForecastLimits
 from services.forecast.domain.returns import ReturnsSource
 from services.forecast.domain.service import Forecaster
@@ -94,7 +93,9 @@ class ForecastService:
             raise SettingsError(f"QUANTMESH_FORECAST_*: {exc}") from None
         if self.settings.workers < 0:
             raise SettingsError("QUANTMESH_FORECAST_WORKERS must be 0 (automatic) or positive")
-        # The backtest service's ReturnsSource plugs in here once that service exists.
+        self._backtests: BacktestReturns | None = None
+        if returns_source is None and peers.configured("backtest"):
+            self._backtests = returns_source = BacktestReturns(runtime, peers)
         self.returns_source = returns_source
         self.forecaster: Forecaster | None = None
 
@@ -118,3 +119,5 @@ class ForecastService:
     async def close(self) -> None:
         if self.forecaster is not None:
             await self.forecaster.aclose()
+        if self._backtests is not None:
+            await self._backtests.close()

@@ -41,6 +41,7 @@ from backtest.results import BacktestResult
 from services.backtest.domain.records import BacktestState
 from services.clients.backtest import SubmittedBacktest
 from services.clients.signal import wait_for_training
+from services.forecast.domain.requests import ForecastRequest
 from services.marketdata.domain.bar_table import Frequency
 from services.marketdata.domain.csv_formats import parse_csv
 from services.runtime.errors import (
@@ -102,7 +103,7 @@ async def mesh(
             data_dir=tmp_path_factory.mktemp("backtest") / "var",
             shutdown_grace_s=1.0,
         )
-        served = await serve(settings, ["marketdata", "signal", "regime", "backtest"])
+        served = await serve(settings, ["marketdata", "signal", "regime", "backtest", "forecast"])
         md = served.mesh.marketdata
         await md.ingest(stock_bars(), Frequency.DAILY, "dow30")
         await md.ingest(dji_bars(), Frequency.DAILY, "index")
@@ -170,6 +171,18 @@ async def test_the_equity_stream_has_every_bar_and_the_trades_every_fill(mesh: M
     trades = await client.trades(done.id)
     assert trades.to_pylist() == expected.trades.to_table().to_pylist()
     assert trades.num_rows == done.trade_count
+
+
+async def test_the_forecast_service_reads_a_backtests_returns_by_its_id(mesh: Mesh) -> None:
+    done = await mesh.served.mesh.backtest.run_and_wait(sma(name="forecast"))
+    result = await mesh.served.mesh.forecast.forecast_kpis(
+        ForecastRequest(backtest_id=done.name, horizon=20, paths=200, seed=1)
+    )
+    assert result.history_length == done.bar_count - 1  # returns between consecutive bars
+    assert result.horizon == 20 and result.origin_time is not None
+    (forecast,) = result.forecasts
+    assert forecast.path_bands.shape == (len(result.percentiles), 20)
+    assert (np.diff(forecast.path_bands, axis=0) >= 0).all()  # bands ordered by percentile
 
 
 async def test_a_repeated_request_id_is_the_same_run(mesh: Mesh) -> None:
