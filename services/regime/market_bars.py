@@ -7,7 +7,6 @@ from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from services.clients.mesh import MeshClient
 from services.marketdata.domain.bar_table import Frequency
@@ -20,29 +19,24 @@ from services.runtime.settings import RuntimeSettings
 
 def series_from_bars(bars: pa.Table, symbols: Sequence[str]) -> list[DailySeries]:
     """Per-symbol close series, in the order of `symbols`; NotFound names any without bars."""
-    symbol_column = bars.column("symbol")
-    out: list[DailySeries] = []
-    missing: list[str] = []
-    for symbol in symbols:
-        rows = bars.filter(pc.equal(symbol_column, symbol))
-        if rows.num_rows == 0:
-            missing.append(symbol)
-            continue
-        rows = rows.sort_by("time")
-        out.append(
-            DailySeries(
-                symbol,
-                tuple(rows.column("time").to_pylist()),
-                rows.column("close").to_numpy().astype(np.float64),
-            )
-        )
+    ordered = bars.sort_by([("symbol", "ascending"), ("time", "ascending")])
+    names = ordered.column("symbol").to_numpy(zero_copy_only=False)
+    found, starts, counts = np.unique(names, return_index=True, return_counts=True)
+    where = {str(s): (int(i), int(n)) for s, i, n in zip(found, starts, counts, strict=True)}
+    missing = [s for s in symbols if s not in where]
     if missing:
         raise NotFound(
             f"no daily bars for {', '.join(missing)}",
             reason="SYMBOL_NOT_FOUND",
             metadata={"symbols": ",".join(missing)},
         )
-    return out
+    times = ordered.column("time").to_pylist()
+    closes = ordered.column("close").to_numpy().astype(np.float64)
+    return [
+        DailySeries(s, tuple(times[i : i + n]), closes[i : i + n])
+        for s in symbols
+        for i, n in [where[s]]
+    ]
 
 
 class MarketDataBars:

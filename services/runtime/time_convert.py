@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from quantmesh.common.v1.time_range_pb2 import TimeRange
@@ -30,6 +31,24 @@ def ensure_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+@overload
+def naive_utc(value: datetime) -> datetime: ...
+@overload
+def naive_utc(value: None) -> None: ...
+def naive_utc(value: datetime | None) -> datetime | None:
+    """UTC wall time without tzinfo, as DuckDB TIMESTAMP columns hold it (None stays None)."""
+    return None if value is None else ensure_utc(value).replace(tzinfo=None)
+
+
+@overload
+def aware_utc(value: datetime) -> datetime: ...
+@overload
+def aware_utc(value: None) -> None: ...
+def aware_utc(value: datetime | None) -> datetime | None:
+    """`ensure_utc` that lets None through: a DuckDB TIMESTAMP read back as aware UTC."""
+    return None if value is None else ensure_utc(value)
 
 
 def utc_now() -> datetime:

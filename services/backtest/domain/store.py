@@ -31,6 +31,7 @@ from services.backtest.domain.records import (
     backtest_name,
 )
 from services.runtime.errors import NotFound
+from services.runtime.time_convert import aware_utc, naive_utc
 
 TIME = pa.timestamp("us", tz="UTC")
 
@@ -285,14 +286,6 @@ def _aware_times(table: pa.Table, schema: pa.Schema) -> pa.Table:
 # -- rows ----------------------------------------------------------------------------------
 
 
-def _naive(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return None if value is None else value.replace(tzinfo=UTC)
-
-
 def kpis_to_json(kpis: Kpis) -> str:
     return json.dumps(
         {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(kpis).items()}
@@ -331,7 +324,7 @@ def _row(r: BacktestRecord) -> list[Any]:
         r.progress,
         r.progress_message,
         None if r.kpis is None else kpis_to_json(r.kpis),
-        _naive(p.data_watermark),
+        naive_utc(p.data_watermark),
         signal.name if signal else None,
         signal.version if signal else None,
         signal.feature_version if signal else None,
@@ -344,9 +337,9 @@ def _row(r: BacktestRecord) -> list[Any]:
         r.bar_count,
         r.trade_count,
         error,
-        _naive(r.create_time),
-        _naive(r.start_time),
-        _naive(r.end_time),
+        naive_utc(r.create_time),
+        naive_utc(r.start_time),
+        naive_utc(r.end_time),
     ]
 
 
@@ -393,16 +386,16 @@ def _record(row: tuple[Any, ...]) -> BacktestRecord:
         id=backtest_id,
         config=config_from_dict(json.loads(config)),
         state=BacktestState(state),
-        create_time=_aware(created) or datetime.now(UTC),
+        create_time=aware_utc(created) or datetime.now(UTC),
         operation=operation,
         request_id=request_id,
         progress=progress,
         progress_message=progress_message,
-        start_time=_aware(started),
-        end_time=_aware(ended),
+        start_time=aware_utc(started),
+        end_time=aware_utc(ended),
         kpis=None if kpis is None else kpis_from_json(kpis),
         provenance=Provenance(
-            _aware(watermark),
+            aware_utc(watermark),
             signal,
             regime,
             feature_view or "",

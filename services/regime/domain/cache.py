@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from services.runtime.time_convert import ensure_utc
+
 log = logging.getLogger(__name__)
 
 COLLECTION = "regime_cache"
@@ -196,7 +198,7 @@ class RegimeCache:
         if doc is None:
             return None
         entry = _from_doc(doc)
-        left = (doc["expires_at"].replace(tzinfo=UTC) - datetime.now(UTC)).total_seconds()
+        left = (ensure_utc(doc["expires_at"]) - datetime.now(UTC)).total_seconds()
         self._remember(entry, time.monotonic() + left)
         return entry
 
@@ -318,15 +320,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _from_doc(doc: dict[str, Any]) -> CachedRegime:
-    def aware(t: datetime | None) -> datetime | None:
-        return None if t is None else (t if t.tzinfo else t.replace(tzinfo=UTC))
-
-    bar_time = aware(doc["bar_time"])
-    assert bar_time is not None
     return CachedRegime(
         symbol=doc["symbol"],
         day=doc["day"],
-        bar_time=bar_time,
+        bar_time=ensure_utc(doc["bar_time"]),
         model=doc["model"],
         feature_version=doc["feature_version"],
         regime=int(doc["regime"]),

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from services.runtime.time_convert import aware_utc, naive_utc
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS regime_change_batches (
     sequence BIGINT PRIMARY KEY,
@@ -90,14 +92,6 @@ class Followed:
     last_regime: int
 
 
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC)
-
-
 class RegimeChangeLog:
     """Append and read change batches, and the following state. Appends are serialized."""
 
@@ -134,7 +128,7 @@ class RegimeChangeLog:
                 if ordered:
                     self._db.execute(
                         "INSERT INTO regime_change_batches VALUES (?, ?, ?, ?)",
-                        [sequence, stream, _naive(bar_time), _naive(created)],
+                        [sequence, stream, naive_utc(bar_time), naive_utc(created)],
                     )
                     self._db.executemany(
                         "INSERT INTO regime_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -143,7 +137,7 @@ class RegimeChangeLog:
                                 sequence,
                                 stream,
                                 c.symbol,
-                                _naive(c.bar_time),
+                                naive_utc(c.bar_time),
                                 c.regime,
                                 c.previous,
                                 *c.probabilities,
@@ -167,7 +161,7 @@ class RegimeChangeLog:
                 "INSERT INTO regime_follow VALUES (?, ?, ?, ?) ON CONFLICT (stream, symbol) "
                 "DO UPDATE SET last_time = excluded.last_time, "
                 "last_regime = excluded.last_regime",
-                [stream, f.symbol, _naive(f.last_time) if f.last_time else None, f.last_regime],
+                [stream, f.symbol, naive_utc(f.last_time), f.last_regime],
             )
 
     def read_after(
@@ -196,13 +190,17 @@ class RegimeChangeLog:
             seq, batch_time, created, symbol, bar_time, regime, previous, *p = row
             if symbols is None or symbol in symbols:
                 current.append(
-                    RegimeChangeRow(symbol, _aware(bar_time), regime, previous, tuple(p))
+                    RegimeChangeRow(symbol, aware_utc(bar_time), regime, previous, tuple(p))
                 )
             if i + 1 == len(rows) or rows[i + 1][0] != seq:
                 if current:
                     batches.append(
                         RegimeChangeBatch(
-                            int(seq), stream, _aware(batch_time), _aware(created), tuple(current)
+                            int(seq),
+                            stream,
+                            aware_utc(batch_time),
+                            aware_utc(created),
+                            tuple(current),
                         )
                     )
                 current = []
@@ -214,7 +212,12 @@ class RegimeChangeLog:
             for f in baseline:
                 self._db.execute(
                     "INSERT INTO regime_follow VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    [stream, f.symbol, _naive(f.last_time) if f.last_time else None, f.last_regime],
+                    [
+                        stream,
+                        f.symbol,
+                        naive_utc(f.last_time),
+                        f.last_regime,
+                    ],
                 )
 
     def followed(self, symbols: Collection[str] | None = None) -> dict[str, list[Followed]]:
@@ -228,19 +231,19 @@ class RegimeChangeLog:
         for stream, symbol, last_time, last_regime in rows:
             if symbols is None or symbol in symbols:
                 out.setdefault(stream, []).append(
-                    Followed(symbol, _aware(last_time) if last_time else None, int(last_regime))
+                    Followed(symbol, aware_utc(last_time), int(last_regime))
                 )
         return out
 
     def watermark(self) -> datetime | None:
         with self._lock:
             row = self._db.execute("SELECT ingested_at FROM regime_follow_watermark").fetchone()
-        return _aware(row[0]) if row else None
+        return aware_utc(row[0]) if row else None
 
     def set_watermark(self, ingested_at: datetime) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT INTO regime_follow_watermark VALUES (1, ?) ON CONFLICT (id) DO UPDATE "
                 "SET ingested_at = greatest(ingested_at, excluded.ingested_at)",
-                [_naive(ingested_at)],
+                [naive_utc(ingested_at)],
             )

@@ -147,10 +147,6 @@ class Classified:
     probabilities: NDArray[np.float64]  # (T, 4), columns in REGIMES order
     labels: NDArray[np.int64]  # (T,), Regime values; 0 before the first classifiable bar
 
-    @property
-    def first_classifiable(self) -> int:
-        return WARMUP_BARS - 1
-
 
 def data_fingerprint(series: Sequence[DailySeries]) -> str:
     """Hash of the exact closes and times a fit used."""

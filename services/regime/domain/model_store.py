@@ -22,6 +22,7 @@ import duckdb
 from services.regime.domain.model import FittedRegimes, RegimeModel
 from services.runtime.errors import NotFound
 from services.runtime.model_refs import ModelRef, check_alias, check_model_name
+from services.runtime.time_convert import aware_utc, naive_utc
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS regime_models (
@@ -57,14 +58,6 @@ def fingerprint(fit: FittedRegimes) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def _naive(t: datetime | None) -> datetime | None:
-    return None if t is None else t.astimezone(UTC).replace(tzinfo=None)
-
-
-def _aware(t: datetime | None) -> datetime | None:
-    return None if t is None else t.replace(tzinfo=UTC)
-
-
 class RegimeModelStore:
     """Versions and aliases; read from memory (this service is the only writer of its DuckDB),
     written through to DuckDB."""
@@ -81,7 +74,7 @@ class RegimeModelStore:
         ).fetchall():
             fit = RegimeModel.fit_from_json(body)
             self._models[(name, version)] = RegimeModel(
-                name, version, fit, fitted_at.replace(tzinfo=UTC), _aware(watermark)
+                name, version, fit, aware_utc(fitted_at), aware_utc(watermark)
             )
             self._fingerprints[(name, key)] = version
         for name, alias, version in self._db.execute(
@@ -117,8 +110,8 @@ class RegimeModelStore:
                             name,
                             version,
                             key,
-                            _naive(model.fitted_at),
-                            _naive(data_watermark),
+                            naive_utc(model.fitted_at),
+                            naive_utc(data_watermark),
                             model.to_json(),
                         ],
                     )

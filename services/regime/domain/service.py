@@ -24,7 +24,13 @@ import pyarrow as pa
 from services.marketdata.domain.bar_table import Frequency
 from services.marketdata.domain.store import BatchNotice
 from services.regime.domain.bar_port import DailyBarSource
-from services.regime.domain.cache import CachedRegime, CacheStats, RegimeCache, cache_key
+from services.regime.domain.cache import (
+    CachedRegime,
+    CacheState,
+    CacheStats,
+    RegimeCache,
+    cache_key,
+)
 from services.regime.domain.change_log import (
     Followed,
     RegimeChangeBatch,
@@ -187,7 +193,7 @@ class Regimes:
                     "hit",
                     elapsed,
                 )
-        usable = self.cache.enabled and self.cache.state.name == "HEALTHY"
+        usable = self.cache.state is CacheState.HEALTHY
         computed_as_of = self.revisions.watermark
         (series,) = await self.bars.daily_series([symbol])
         (result,) = await asyncio.to_thread(classify_series, model.fit, [series])
