@@ -1,9 +1,11 @@
 """`quantmesh demo`: the main job of DESIGN.md §2, on one machine, every step over gRPC.
 
-Start the mesh in this process, ingest the given CSV data or the seeded synthetic market, read it
-back, materialize the default feature view, train a LightGBM signal model with purged walk-forward
-validation (its out-of-sample metrics printed), and score the latest session. Later services
-extend it step by step.
+Start the mesh in this process, ingest the given CSV data or the seeded synthetic market (the
+sentinel checks every batch), read it back, materialize the default feature view, train a LightGBM
+signal model with purged walk-forward validation and fit the regime model, both on the first part
+of the sessions; then backtest a signal-plus-regime strategy against buy-and-hold on the rest,
+forecast the strategy's KPI bands, and write a report folder (index.html, PNG plots,
+summary.json).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from services import registry
+from services.cli import report_html, report_plots
+from services.cli.demo_backtest import Split, backtest_stage, forecast_stage, split_sessions
 from services.clients.mesh import MeshClient
 from services.clients.signal import wait_for_training
 from services.marketdata.domain.bar_table import Frequency
@@ -32,6 +36,7 @@ from services.marketdata.domain.synthetic import generate_market
 from services.runtime import telemetry
 from services.runtime.errors import QuantmeshError
 from services.runtime.settings import RuntimeSettings
+from services.runtime.time_convert import from_timestamp
 from services.signal.domain.requests import TrainRequest
 
 console = Console(highlight=False)
@@ -82,28 +87,60 @@ async def run_demo(args: argparse.Namespace, settings: RuntimeSettings) -> int:
                 frequencies = sorted({c.frequency for s in symbols for c in s.series})
                 stored = {f: await mesh.marketdata.get_bars([], f) for f in frequencies}
                 progress.advance(read)
-                signal = await _signal_stage(mesh, progress, frequencies)
-                regime = await _regime_stage(mesh, progress, stored)
+                split = _split(stored)
+                signal = await _signal_stage(mesh, progress, frequencies, split)
+                regime = await _regime_stage(mesh, progress, stored, split)
+                backtest, forecast = await _trading_stages(mesh, progress, split, signal, regime)
             quality = await _quality_stage(mesh)
         summary = _summarise(reports, symbols, stored)
-        summary["quality"] = quality
-        summary["signal"] = signal
-        summary["regime"] = regime
+        summary |= {"quality": quality, "signal": signal, "regime": regime}
+        summary |= {"backtest": backtest, "forecast": forecast}
     finally:
         await server.stop(grace=1.0)
     _print_summary(summary)
     _print_quality(summary["quality"])
     _print_signal(summary["signal"])
     _print_regime(summary["regime"])
-    write_report(out_dir, summary)
-    if regime.get("chart") is not None:
-        _regime_chart(out_dir / "regimes.png", regime.pop("chart"))
-    console.print(f"\nreport written to [bold]{out_dir}[/bold] (summary.json)")
+    _print_backtest(summary["backtest"], summary["forecast"])
+    index = write_report(out_dir, summary, stored)
+    console.print(f"\nreport written to [bold]{index}[/bold] (plots and summary.json beside it)")
     return 0
 
 
-def write_report(out_dir: Path, summary: dict) -> None:  # type: ignore[type-arg]
+def _split(stored: dict[Frequency, pa.Table]) -> Split | None:
+    daily = stored.get(Frequency.DAILY)
+    if daily is None:
+        return None
+    return split_sessions(sorted(set(daily.column("time").to_pylist())))
+
+
+def write_report(out_dir: Path, summary: dict[str, Any], stored: dict[Frequency, pa.Table]) -> Path:
+    """summary.json, the PNG plots and index.html in `out_dir`; the page's path."""
+    images: list[str] = []
+    regime_chart = summary["regime"].pop("chart", None)
+    if regime_chart is not None:
+        report_plots.regime_chart(out_dir / "regimes.png", regime_chart)
+        images.append("regimes.png")
+    runs = summary["backtest"].get("runs", {})
+    curves = {name: run.pop("equity") for name, run in runs.items()}
+    if curves:
+        forecast = summary["forecast"]
+        bands = {m: d["path_bands"] for m, d in forecast.get("methods", {}).items()}
+        report_plots.equity_chart(
+            out_dir / "equity.png", curves, bands, forecast.get("percentiles", [])
+        )
+        report_plots.drawdown_chart(out_dir / "drawdown.png", curves)
+        images += ["equity.png", "drawdown.png"]
+    times = [pc.min_max(t.column("time")) for t in stored.values() if t.num_rows]
+    if times:
+        events = summary["quality"].pop("events_plotted")
+        first, last = min(t["min"].as_py() for t in times), max(t["max"].as_py() for t in times)
+        report_plots.quality_chart(out_dir / "quality.png", events, first, last)
+        images.append("quality.png")
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    index = out_dir / "index.html"
+    index.write_text(report_html.render(summary, images))
+    return index
 
 
 def _summarise(reports: list, symbols: list, stored: dict[Frequency, pa.Table]) -> dict:  # type: ignore[type-arg]
@@ -167,17 +204,24 @@ DEMO_MODEL = "demo-direction"
 
 
 async def _signal_stage(
-    mesh: MeshClient, progress: Progress, frequencies: list[Frequency]
+    mesh: MeshClient, progress: Progress, frequencies: list[Frequency], split: Split | None
 ) -> dict[str, Any]:
-    """Materialize features, train with walk-forward validation, score the latest session."""
-    if Frequency.DAILY not in frequencies:
-        return {"skipped": "the signal model trains on daily bars; none were ingested"}
+    """Materialize features, train with walk-forward validation on the sessions up to the
+    split, score the latest session."""
+    if Frequency.DAILY not in frequencies or split is None:
+        return {"skipped": "the signal model trains on daily bars; too few were ingested"}
     task = progress.add_task("materialize default features", total=1)
     view = await mesh.marketdata.materialize_features("default", Frequency.DAILY)
     progress.advance(task)
     train = progress.add_task("train LightGBM walk-forward", total=100)
     operation = await mesh.signal.train(
-        TrainRequest(DEMO_MODEL, feature_version=view.version, label="direction_5", folds=4)
+        TrainRequest(
+            DEMO_MODEL,
+            feature_version=view.version,
+            label="direction_5",
+            folds=4,
+            end=split.train_end,
+        )
     )
     async for record in mesh.operations("signal").watch(operation):
         progress.update(train, completed=round(record.progress * 100))
@@ -226,6 +270,7 @@ async def _signal_stage(
             for f in report.folds
         ],
         "warnings": list(report.warnings),
+        "train_end": split.train_end.date().isoformat(),
         "latest_session": view.last_time.date().isoformat() if view.last_time else None,
         "latest_scores": [{"symbol": s, "p_up_5d": p} for s, p in ranked],
     }
@@ -269,7 +314,23 @@ def _print_signal(signal: dict[str, Any]) -> None:
 async def _quality_stage(mesh: MeshClient) -> dict[str, Any]:
     """What the sentinel found while the data came in: the dashboard panel."""
     panel = await mesh.quality.summary(latest_alerts=10)
+    events: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        page = await mesh.quality.list_events(page_size=1_000, page_token=token)
+        events += [
+            {
+                "symbol": e.symbol,
+                "time": from_timestamp(e.time),
+                "severity": quality_pb2.Severity.Name(e.severity).removeprefix("SEVERITY_"),
+            }
+            for e in page.events
+        ]
+        token = page.next_page_token
+        if not token:
+            break
     return {
+        "events_plotted": events,
         "events": panel.total_events,
         "open": panel.open_events,
         "quarantined_batches": panel.quarantined_batches,
@@ -311,16 +372,17 @@ def _print_quality(quality: dict[str, Any]) -> None:
 
 
 async def _regime_stage(
-    mesh: MeshClient, progress: Progress, stored: dict[Frequency, pa.Table]
+    mesh: MeshClient, progress: Progress, stored: dict[Frequency, pa.Table], split: Split | None
 ) -> dict[str, Any]:
-    """Fit the regime model on every daily symbol (pooled), then read their regime history."""
+    """Fit the regime model on every daily symbol (pooled) up to the split, then read their
+    regime history (causal: each session's label uses bars up to it only)."""
     daily = stored.get(Frequency.DAILY)
-    if daily is None or daily.num_rows == 0:
-        return {"skipped": "no daily bars"}
+    if daily is None or daily.num_rows == 0 or split is None:
+        return {"skipped": "too few daily bars"}
     symbols = sorted(set(daily.column("symbol").to_pylist()))[:100]
     task = progress.add_task("fit regimes (FitRegimeModel)", total=2)
     try:
-        model, _ = await mesh.regime.fit(symbols)
+        model, _ = await mesh.regime.fit(symbols, end=split.train_end)
     except QuantmeshError as exc:
         progress.advance(task, 2)
         return {"skipped": exc.message}
@@ -334,6 +396,7 @@ async def _regime_stage(
     bars = daily.filter(pc.equal(daily.column("symbol"), first))
     return {
         "model": f"{model.name}/{model.version}",
+        "train_end": split.train_end.date().isoformat(),
         "symbols": len(symbols),
         "median_duration_sessions": model.median_duration_sessions,
         "shares": shares,
@@ -347,6 +410,67 @@ async def _regime_stage(
     }
 
 
+async def _trading_stages(
+    mesh: MeshClient,
+    progress: Progress,
+    split: Split | None,
+    signal: dict[str, Any],
+    regime: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Backtest the signal-plus-regime strategy against buy-and-hold, then forecast its KPIs."""
+    if split is None or "skipped" in signal or "skipped" in regime:
+        reason = {"skipped": "needs the signal model and the regime model"}
+        return reason, reason
+    task = progress.add_task("backtest (RunBacktest x 2)", total=1)
+    universe = tuple(sorted(s["symbol"] for s in signal["latest_scores"]))
+    backtest = await backtest_stage(mesh, universe, split, signal["model"]["name"], regime["model"])
+    progress.advance(task)
+    task = progress.add_task("forecast KPI bands", total=1)
+    strategy = backtest["runs"]["signal_regime"]
+    forecast = await forecast_stage(mesh, strategy["id"], len(strategy["equity"]["equity"]))
+    progress.advance(task)
+    return backtest, forecast
+
+
+def _print_backtest(backtest: dict[str, Any], forecast: dict[str, Any]) -> None:
+    if "skipped" in backtest:
+        console.print(f"\n[bold]backtest[/bold]: skipped ({backtest['skipped']})")
+        return
+    runs = backtest["runs"]
+    console.print(
+        f"\n[bold]backtest[/bold] {backtest['trade_start']} to {backtest['trade_end']} (models "
+        f"trained to {backtest['train_end']}): {escape(backtest['rule'])}; {backtest['costs']}"
+    )
+    kpis = Table("KPI", *runs)
+    for key, label, kind in report_html.KPI_ROWS[:8]:
+        kpis.add_row(label, *(report_html.fmt(r["kpis"].get(key), kind) for r in runs.values()))
+    console.print(kpis)
+    for run in runs.values():
+        for warning in run["warnings"]:
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    if "skipped" in forecast:
+        return
+    lines = []
+    for method, detail in forecast["methods"].items():
+        cumulative = detail["kpis"]["cumulative_return"]
+        lines.append(
+            f"{method} p5 {cumulative['p5']:+.1%} / p50 {cumulative['p50']:+.1%} / "
+            f"p95 {cumulative['p95']:+.1%}"
+        )
+    console.print(
+        f"strategy return over the next {forecast['horizon']} sessions: {'; '.join(lines)}"
+    )
+    calibration = forecast["calibration"]
+    if "skipped" not in calibration:
+        covered = ", ".join(
+            f"{m} {c['coverage_80']:.0%}" for m, c in calibration["methods"].items()
+        )
+        console.print(
+            f"80% band coverage on the strategy's history ({calibration['origins']} origins, "
+            f"{calibration['horizon']} sessions): {covered}"
+        )
+
+
 def _print_regime(regime: dict[str, Any]) -> None:
     if "skipped" in regime:
         console.print(f"\n[bold]regimes[/bold]: skipped ({regime['skipped']})")
@@ -356,41 +480,3 @@ def _print_regime(regime: dict[str, Any]) -> None:
         f"\n[bold]regimes[/bold] ({regime['model']}, {regime['symbols']} symbols, median spell "
         f"{regime['median_duration_sessions']:.0f} sessions): {shares}"
     )
-
-
-REGIME_COLOURS = {
-    "CALM_UPTREND": "#b7e4c7",
-    "RANGE_BOUND": "#e9ecef",
-    "DOWNTREND": "#ffd6a5",
-    "HIGH_VOL_STRESS": "#ffadad",
-}
-
-
-def _regime_chart(path: Path, chart: dict[str, Any]) -> None:
-    """The price of one symbol with its regimes shaded behind it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-
-    figure, axes = plt.subplots(figsize=(11, 4))
-    times, regimes = chart["times"], chart["regimes"]
-    start = 0
-    for i in range(1, len(times) + 1):
-        if i == len(times) or regimes[i] != regimes[start]:
-            end = times[i] if i < len(times) else times[-1]
-            axes.axvspan(times[start], end, color=REGIME_COLOURS[regimes[start]], lw=0)
-            start = i
-    axes.plot(chart["bar_times"], chart["closes"], color="#1d3557", lw=1)
-    axes.set_title(f"{chart['symbol']}: close, shaded by regime (causal, filtered)")
-    axes.legend(
-        handles=[
-            Patch(color=c, label=n.lower().replace("_", " ")) for n, c in REGIME_COLOURS.items()
-        ],
-        loc="upper left",
-        fontsize=8,
-    )
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)

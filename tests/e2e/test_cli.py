@@ -69,7 +69,7 @@ def test_sigterm_stops_the_server_cleanly(
     assert process.stderr is not None and "stopped" in process.stderr.read()
 
 
-def test_demo_ingests_the_synthetic_market_and_writes_a_summary(tmp_path: Path) -> None:
+def test_demo_runs_the_main_job_and_writes_a_report(tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = cli(
         "demo",
@@ -78,20 +78,44 @@ def test_demo_ingests_the_synthetic_market_and_writes_a_summary(tmp_path: Path) 
         "--symbols",
         "5",
         "--days",
-        "400",
+        "700",
         env={**os.environ, "QUANTMESH_PORT": str(free_port())},
     )
     assert result.returncode == 0, result.stderr
-    assert "ingested 2,000 rows" in result.stdout
+    assert "ingested 3,500 rows" in result.stdout
+    assert f"report written to {out / 'index.html'}" in result.stdout.replace("\n", "")
     summary = json.loads((out / "summary.json").read_text())
     assert [s["symbol"] for s in summary["symbols"]] == [f"SYN00{i}" for i in range(1, 6)]
-    assert all(s["bars"] == 400 for s in summary["symbols"])
+    assert all(s["bars"] == 700 for s in summary["symbols"])
     # Checked by the sentinel, then a walk-forward model trained and the last session scored.
     assert summary["outcomes"] == {"committed": 1}
     assert "events" in summary["quality"]
     oos = summary["signal"]["out_of_sample"]
     assert oos["dates"] > 100 and 0.3 < oos["hit_rate"] < 0.7
     assert len(summary["signal"]["latest_scores"]) == 5
+    # Both models learn from the sessions before the split; both strategies trade after it.
+    backtest = summary["backtest"]
+    assert summary["signal"]["train_end"] == summary["regime"]["train_end"] == backtest["train_end"]
+    assert backtest["train_end"] < backtest["trade_start"]
+    strategy, held = backtest["runs"]["signal_regime"], backtest["runs"]["buy_and_hold"]
+    assert strategy["signal_model"] == "demo-direction/1"
+    assert strategy["regime_model"] == summary["regime"]["model"]
+    assert strategy["warnings"] == [] and strategy["kpis"]["fills"] > 0
+    assert held["signal_model"] is None and held["kpis"]["time_in_market"] > 0.95
+    assert strategy["kpis"]["time_in_market"] < held["kpis"]["time_in_market"]
+    forecast = summary["forecast"]
+    assert forecast["backtest"] == strategy["id"]
+    assert set(forecast["methods"]) == {"bootstrap", "quantile_regression"}
+    for method in forecast["methods"].values():
+        p5, p50, p95 = (method["kpis"]["cumulative_return"][p] for p in ("p5", "p50", "p95"))
+        assert p5 < p50 < p95
+        assert len(method["path_bands"]) == 5 and len(method["path_bands"][0]) == 60
+    assert forecast["calibration"]["origins"] >= 5
+    page = (out / "index.html").read_text()
+    for image in ("equity.png", "drawdown.png", "regimes.png", "quality.png"):
+        assert (out / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f'src="{image}"' in page
+    assert strategy["id"] in page and "buy_and_hold" in page
 
 
 def test_every_command_has_help() -> None:
