@@ -131,9 +131,9 @@ def write_report(out_dir: Path, summary: dict[str, Any], stored: dict[Frequency,
         )
         report_plots.drawdown_chart(out_dir / "drawdown.png", curves)
         images += ["equity.png", "drawdown.png"]
+    events = summary["quality"].pop("events_plotted")
     times = [pc.min_max(t.column("time")) for t in stored.values() if t.num_rows]
     if times:
-        events = summary["quality"].pop("events_plotted")
         first, last = min(t["min"].as_py() for t in times), max(t["max"].as_py() for t in times)
         report_plots.quality_chart(out_dir / "quality.png", events, first, last)
         images.append("quality.png")

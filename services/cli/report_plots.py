@@ -74,7 +74,6 @@ def equity_chart(
     curves: dict[str, dict[str, list[Any]]],
     bands: dict[str, list[list[float]]],
     percentiles: Sequence[float],
-    train_end: datetime | None = None,
 ) -> None:
     """Equity curves (growth of 1) and, after the first curve's end, its forecast bands:
     the first method as a fan (outer and inner bands), the others as dashed outer bounds."""
@@ -103,8 +102,6 @@ def equity_chart(
             colour = LINE_COLOURS[(index + 2) % len(LINE_COLOURS)]
             axes.plot(times, lo, color=colour, lw=1, ls="--", label=f"{method} {span}")
             axes.plot(times, hi, color=colour, lw=1, ls="--")
-    if train_end is not None:
-        axes.axvline(train_end, color="#6c757d", lw=0.8, ls=":")
     axes.set_title("equity (growth of 1) out of sample, and the strategy's forecast bands")
     axes.legend(loc="upper left", fontsize=8)
     axes.grid(alpha=0.3)
