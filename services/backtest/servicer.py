@@ -9,15 +9,15 @@ from collections.abc import AsyncIterator, Iterator
 
 import pyarrow as pa
 from grpc import aio
-from opentelemetry import trace
 from quantmesh.backtest.v1 import backtest_pb2 as pb
 from quantmesh.backtest.v1 import backtest_pb2_grpc
 from quantmesh.common.v1 import arrow_pb2
 
 from backtest.config import StrategyConfig
 from services.backtest import codec
-from services.backtest.domain.records import backtest_name
+from services.backtest.domain.records import ModelUsed, Provenance, backtest_name
 from services.backtest.domain.service import Backtests
+from services.runtime import telemetry
 from services.runtime.arrow_frames import encode_table, split_table
 from services.runtime.errors import Internal, InvalidArgument, QuantmeshError
 from services.runtime.operations.manager import OperationManager, Progress
@@ -31,6 +31,22 @@ def _frames(table: pa.Table) -> Iterator[arrow_pb2.ArrowFrame]:
         yield arrow_pb2.ArrowFrame(
             ipc_stream=encode_table(chunk), row_count=chunk.num_rows, chunk_index=index
         )
+
+
+def _ref(used: ModelUsed | None) -> str | None:
+    return None if used is None else f"{used.name}/{used.version}"
+
+
+def _annotate(provenance: Provenance) -> None:
+    """The model and feature versions a run read, on the current span."""
+    telemetry.annotate(
+        {
+            "quantmesh.backtest.signal_model": _ref(provenance.signal_model),
+            "quantmesh.backtest.regime_model": _ref(provenance.regime_model),
+            telemetry.FEATURE_VIEW: provenance.feature_view or None,
+            telemetry.FEATURE_VERSION: provenance.feature_version or None,
+        }
+    )
 
 
 class BacktestServicer(backtest_pb2_grpc.BacktestServiceServicer):
@@ -65,6 +81,7 @@ class BacktestServicer(backtest_pb2_grpc.BacktestServiceServicer):
                 raise Internal("the backtest record was not created")
             cancel = threading.Event()
             record = await self._domain.run(assigned[0], progress.update, cancel)
+            _annotate(record.provenance)  # on the operation's span
             return codec.backtest_to_pb(record)
 
         fingerprint = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
@@ -82,10 +99,12 @@ class BacktestServicer(backtest_pb2_grpc.BacktestServiceServicer):
             assigned.append(operation.id)
         finally:
             ready.set()
-        span = trace.get_current_span()
-        if span.is_recording():
-            span.set_attribute("quantmesh.backtest.id", operation.id)
-            span.set_attribute("quantmesh.backtest.symbols", len(config.universe))
+        telemetry.annotate(
+            {
+                "quantmesh.backtest.id": operation.id,
+                "quantmesh.backtest.symbols": len(config.universe),
+            }
+        )
         return pb.RunBacktestResponse(
             operation=operation.name, backtest=backtest_name(operation.id)
         )

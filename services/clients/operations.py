@@ -60,7 +60,10 @@ class OperationsClient(ServiceClient):
 
     async def wait(self, name: str, *, timeout: float | None = 0) -> OperationRecord:
         """Block until the operation finishes; returns its final record."""
+        final: OperationRecord | None = None
+        # Read the stream to its end (the server ends it after the terminal state), so the call
+        # and its client span finish now rather than whenever the abandoned stream is collected.
         async for record in self.watch(name, timeout=timeout):
             if record.state.terminal:
-                return record
-        return await self.get(name)
+                final = record
+        return final if final is not None else await self.get(name)

@@ -12,7 +12,9 @@ from quantmesh.marketdata.v1 import marketdata_pb2_grpc
 
 from services.marketdata import codec
 from services.marketdata.domain.feature_service import Features
+from services.marketdata.domain.features.registry import FeatureViewVersion
 from services.marketdata.domain.service import MarketData
+from services.runtime import telemetry
 from services.runtime.arrow_frames import (
     DEFAULT_CHUNK_ROWS,
     decode_table,
@@ -22,6 +24,11 @@ from services.runtime.arrow_frames import (
 from services.runtime.errors import InvalidArgument
 from services.runtime.streams import heartbeat_seconds
 from services.runtime.time_convert import optional_from_timestamp, to_timestamp, utc_now
+
+
+def _annotate(view: FeatureViewVersion) -> None:
+    """The feature view version a call wrote or read, on the current span."""
+    telemetry.annotate({telemetry.FEATURE_VIEW: view.name, telemetry.FEATURE_VERSION: view.version})
 
 
 class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
@@ -118,6 +125,7 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
             list(request.symbols),
             request.definition_json,
         )
+        _annotate(view)
         return pb.MaterializeFeaturesResponse(view=codec.view_to_pb(view))
 
     async def ListFeatureViews(
@@ -149,6 +157,7 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
             list(request.features) or None,
             computed=request.source == pb.FEATURE_SOURCE_COMPUTED,
         )
+        _annotate(view)
         max_rows = request.max_rows_per_chunk or DEFAULT_CHUNK_ROWS
         yield pb.GetFeaturesResponse(view=codec.view_to_pb(view))
         for index, chunk in enumerate(split_table(table, max_rows)):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from grpc import aio
-from opentelemetry import trace
 from quantmesh.common.v1 import arrow_pb2
 from quantmesh.regime.v1 import regime_pb2 as pb
 from quantmesh.regime.v1 import regime_pb2_grpc
 
 from services.regime import codec
+from services.regime.domain.model import RegimeModel
 from services.regime.domain.service import DEFAULT_MODEL, Regimes
+from services.runtime import telemetry
 from services.runtime.arrow_frames import encode_table, split_table
 from services.runtime.model_refs import CHAMPION, ModelRef, ref_from_pb
 from services.runtime.pagination import clamp_page_size, decode_page_token, encode_page_token
@@ -26,6 +27,20 @@ def _model_ref(
     if not message.HasField("model"):
         return ModelRef(DEFAULT_MODEL, alias=CHAMPION)
     return ref_from_pb(message.model)
+
+
+def _annotate(
+    model: RegimeModel, extra: dict[str, str | int | float | bool | None] | None = None
+) -> None:
+    """The regime model version a call used (and its feature version), on the current span."""
+    telemetry.annotate(
+        {
+            telemetry.MODEL_NAME: model.name,
+            telemetry.MODEL_VERSION: model.version,
+            telemetry.FEATURE_VERSION: model.feature_version,
+            **(extra or {}),
+        }
+    )
 
 
 class RegimeServicer(regime_pb2_grpc.RegimeServiceServicer):
@@ -44,6 +59,7 @@ class RegimeServicer(regime_pb2_grpc.RegimeServiceServicer):
             request.alias,
             request.switch_probability,
         )
+        _annotate(model)
         return pb.FitRegimeModelResponse(model=codec.model_to_pb(model), created=created)
 
     async def ListRegimeModels(
@@ -64,13 +80,13 @@ class RegimeServicer(regime_pb2_grpc.RegimeServiceServicer):
         result = await self._domain.classify(
             request.symbol, optional_from_timestamp(request, "time"), _model_ref(request)
         )
-        span = trace.get_current_span()
-        if span.is_recording():
-            span.set_attribute("quantmesh.model.name", result.model.name)
-            span.set_attribute("quantmesh.model.version", result.model.version)
-            span.set_attribute("quantmesh.feature.version", result.model.feature_version)
-            span.set_attribute("quantmesh.regime.cache", result.cache_outcome)
-            span.set_attribute("quantmesh.regime.cache_latency_ms", result.elapsed_s * 1000)
+        _annotate(
+            result.model,
+            {
+                "quantmesh.regime.cache": result.cache_outcome,
+                "quantmesh.regime.cache_latency_ms": result.elapsed_s * 1000,
+            },
+        )
         return pb.ClassifyRegimeResponse(
             symbol=result.symbol,
             bar_time=to_timestamp(result.bar_time),
@@ -92,6 +108,7 @@ class RegimeServicer(regime_pb2_grpc.RegimeServiceServicer):
             optional_from_timestamp(window, "end"),
             _model_ref(request),
         )
+        _annotate(model)
         for index, chunk in enumerate(split_table(table)):
             yield pb.GetRegimeHistoryResponse(
                 frame=arrow_pb2.ArrowFrame(
@@ -110,6 +127,7 @@ class RegimeServicer(regime_pb2_grpc.RegimeServiceServicer):
         model, snapshot, subscription = await self._domain.watch(
             list(request.symbols), _model_ref(request), resume_after
         )
+        _annotate(model)
         subscription.heartbeat_s = heartbeat_s
         offset = 0
         async with subscription:

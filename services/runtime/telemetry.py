@@ -2,7 +2,8 @@
 
 Tracer provider with the service name, parent-based ratio sampling, W3C trace context (the
 OpenTelemetry default propagator), OTLP/gRPC export when an endpoint is configured, and gRPC aio
-instrumentation for servers and clients that leaves health checks untraced.
+instrumentation for servers and clients that leaves health checks untraced. `annotate` puts
+domain facts (the model and feature versions a call used) on the current span.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -24,6 +26,13 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 _provider: TracerProvider | None = None
+
+#: Span attributes of the versions a call used (spans carry the model or feature version
+#: where one applies).
+MODEL_NAME = "quantmesh.model.name"
+MODEL_VERSION = "quantmesh.model.version"
+FEATURE_VIEW = "quantmesh.feature.view"
+FEATURE_VERSION = "quantmesh.feature.version"
 
 
 def setup_tracing(
@@ -63,6 +72,13 @@ def server_interceptor() -> Any:
 def client_interceptors() -> list[Any]:
     """OpenTelemetry client interceptors that inject W3C trace context into every call."""
     return list(aio_client_interceptors(filter_=_traced()))
+
+
+def annotate(attributes: Mapping[str, str | int | float | bool | None]) -> None:
+    """Set `attributes` (those not None) on the current span; nothing when it is not recording."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes({k: v for k, v in attributes.items() if v is not None})
 
 
 def current_trace_id() -> str:

@@ -13,6 +13,7 @@ from quantmesh.common.v1 import arrow_pb2
 from quantmesh.signal.v1 import signal_pb2 as pb
 from quantmesh.signal.v1 import signal_pb2_grpc
 
+from services.runtime import telemetry
 from services.runtime.arrow_frames import decode_table, encode_table
 from services.runtime.errors import InvalidArgument
 from services.runtime.model_refs import ref_from_pb
@@ -20,10 +21,23 @@ from services.runtime.operations.manager import OperationManager, Progress
 from services.runtime.streams import heartbeat_seconds
 from services.runtime.time_convert import optional_from_timestamp, to_timestamp, utc_now
 from services.signal import codec
+from services.signal.domain.registry import ModelVersionInfo
 from services.signal.domain.scoring import ScoringModel
 from services.signal.domain.service import Signals
 
 OPERATION_KIND = "train_model"
+
+
+def _annotate(model: ScoringModel | ModelVersionInfo) -> None:
+    """A model version (served or registered) and its feature version, on the current span."""
+    telemetry.annotate(
+        {
+            telemetry.MODEL_NAME: model.name,
+            telemetry.MODEL_VERSION: model.version,
+            telemetry.FEATURE_VIEW: model.feature_view.name,
+            telemetry.FEATURE_VERSION: model.feature_view.version,
+        }
+    )
 
 
 class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
@@ -36,6 +50,13 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
         self, request: pb.TrainModelRequest, context: aio.ServicerContext
     ) -> pb.TrainModelResponse:
         train = codec.train_request_from_pb(request)
+        telemetry.annotate(
+            {
+                telemetry.MODEL_NAME: train.model_name,
+                telemetry.FEATURE_VIEW: train.feature_view,
+                telemetry.FEATURE_VERSION: train.feature_version or None,
+            }
+        )
         # Bad input fails the call, not the operation.
         self._domain.prepare(train)
         await self._domain.check_sources(train)
@@ -47,6 +68,7 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
             except asyncio.CancelledError:
                 cancel.set()
                 raise
+            _annotate(outcome.model)  # on the operation's span: the version registered
             return codec.report_to_pb(outcome.model, outcome.result)
 
         fingerprint = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
@@ -61,6 +83,7 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
             request.symbol,
             optional_from_timestamp(request, "time"),
         )
+        _annotate(outcome.model)
         return pb.ScoreResponse(
             symbol=outcome.symbol,
             time=to_timestamp(outcome.time),
@@ -88,6 +111,7 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
                 "rows.ipc_stream", f"is not an Arrow IPC stream: {exc}"
             ) from None
         model, scores = await self._domain.score_batch(ref_from_pb(request.model), rows)
+        _annotate(model)
         return pb.ScoreBatchResponse(
             scores=arrow_pb2.ArrowFrame(ipc_stream=encode_table(scores), row_count=scores.num_rows),
             model_name=model.name,
@@ -105,6 +129,7 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
             request.symbol,
             optional_from_timestamp(request, "time"),
         )
+        _annotate(outcome.model)
         row = outcome.explanation
         ranked = sorted(row.contributions.items(), key=lambda kv: -abs(kv[1]))
         if request.top:
@@ -148,12 +173,13 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
         self, request: pb.SubscribeSignalsRequest, context: aio.ServicerContext
     ) -> AsyncIterator[pb.SubscribeSignalsResponse]:
         heartbeat_s = heartbeat_seconds(request.heartbeat_interval_ms)
-        subscription = await self._domain.subscribe(
+        model, subscription = await self._domain.subscribe(
             ref_from_pb(request.model),
             list(request.symbols),
             request.resume_after if request.HasField("resume_after") else None,
             heartbeat_s,
         )
+        _annotate(model)  # the version when subscribing; each batch names the one it came from
         async with subscription:
             async for message in subscription:
                 if message.batch is None:

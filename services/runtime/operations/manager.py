@@ -5,6 +5,10 @@ the record at once. Jobs report progress through `Progress` (safe to call from w
 watchers are woken on every change. Records are persisted on every state change and at most
 every `persist_interval_s` for progress, so a restart loses at most a little progress; jobs that
 were running when the process died are marked CANCELLED on start, since their work is gone.
+
+Tracing: the job's task starts with a copy of the submitting call's context, so its work runs
+in an `operations/{service}/{kind}` span that is a child of the submitting RPC's server span (it
+outlives that span), and every call the job makes downstream belongs to the same trace.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.message import Message
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from services.runtime.errors import (
     AlreadyExists,
@@ -37,6 +43,7 @@ from services.runtime.operations.store import OperationStore
 from services.runtime.pagination import clamp_page_size, decode_page_token, encode_page_token
 
 log = logging.getLogger("quantmesh.operations")
+tracer = trace.get_tracer("quantmesh.operations")
 
 
 class Progress:
@@ -129,7 +136,8 @@ class OperationManager:
             self._live[record.id] = record
         loop = asyncio.get_running_loop()
         progress = Progress(loop, lambda f, m: self._on_progress(record.id, f, m))
-        self._tasks[record.id] = asyncio.create_task(self._run(record.id, job, progress))
+        # The task copies the current context: the job's span is a child of the caller's.
+        self._tasks[record.id] = asyncio.create_task(self._traced(record, job, progress))
         return record
 
     def get(self, operation_id: str) -> OperationRecord:
@@ -192,21 +200,37 @@ class OperationManager:
 
     # -- internals ---------------------------------------------------------------------------
 
-    async def _run(self, operation_id: str, job: Job, progress: Progress) -> None:
+    async def _traced(self, record: OperationRecord, job: Job, progress: Progress) -> None:
+        """Run the job in a span of its own, from start to its terminal state."""
+        with tracer.start_as_current_span(
+            f"operations/{self.service}/{record.kind}",
+            kind=SpanKind.INTERNAL,
+            attributes={"quantmesh.operation.name": record.name},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            final = await self._run(record.id, job, progress)
+            span.set_attribute("quantmesh.operation.state", final.state.value)
+            if final.failure is not None:
+                failure = final.failure
+                span.set_status(Status(StatusCode.ERROR, f"{failure.code}: {failure.message}"))
+
+    async def _run(self, operation_id: str, job: Job, progress: Progress) -> OperationRecord:
+        """Run the job to its end; the terminal record."""
         self._update(operation_id, state=OperationState.RUNNING)
         try:
             message = await job(progress)
         except asyncio.CancelledError:
-            self._finish(
+            return self._finish(
                 operation_id,
                 OperationState.CANCELLED,
                 failure=_failure(Cancelled("cancelled before it finished")),
             )
         except QuantmeshError as exc:
-            self._finish(operation_id, OperationState.FAILED, failure=_failure(exc))
+            return self._finish(operation_id, OperationState.FAILED, failure=_failure(exc))
         except Exception as exc:
             log.exception("operation %s failed", operation_id)
-            self._finish(
+            return self._finish(
                 operation_id,
                 OperationState.FAILED,
                 failure=OperationFailure("INTERNAL", f"{type(exc).__name__}: {exc}", "INTERNAL"),
@@ -215,7 +239,7 @@ class OperationManager:
             result = OperationResult(
                 f"type.googleapis.com/{message.DESCRIPTOR.full_name}", message.SerializeToString()
             )
-            self._finish(operation_id, OperationState.SUCCEEDED, result=result)
+            return self._finish(operation_id, OperationState.SUCCEEDED, result=result)
         finally:
             self._tasks.pop(operation_id, None)
 
@@ -237,7 +261,7 @@ class OperationManager:
         state: OperationState,
         result: OperationResult | None = None,
         failure: OperationFailure | None = None,
-    ) -> None:
+    ) -> OperationRecord:
         record = self._live[operation_id]
         self._update(
             operation_id,
@@ -247,8 +271,8 @@ class OperationManager:
             failure=failure,
             progress=1.0 if state is OperationState.SUCCEEDED else record.progress,
         )
-        self._live.pop(operation_id, None)
         self._last_persist.pop(operation_id, None)
+        return self._live.pop(operation_id)
 
     def _update(self, operation_id: str, persist: bool = True, **changes: Any) -> None:
         record = replace(self._live[operation_id], update_time=datetime.now(UTC), **changes)

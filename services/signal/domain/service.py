@@ -373,14 +373,15 @@ class Signals:
         symbols: Sequence[str],
         resume_after: int | None,
         heartbeat_s: float | None = None,
-    ) -> Subscription:
-        """A signal stream for `ref`; the stream is followed (scored on every ingest) from now
-        on, also while nobody listens, so resuming later misses nothing."""
-        await self.resolver.aget(ref)  # NotFound for an unknown model or alias
+    ) -> tuple[ScoringModel, Subscription]:
+        """A signal stream for `ref` and the model version it resolves to now; the stream is
+        followed (scored on every ingest) from now on, also while nobody listens, so resuming
+        later misses nothing."""
+        model = await self.resolver.aget(ref)  # NotFound for an unknown model or alias
         await asyncio.to_thread(self.follow.add_stream, stream_key(ref))
         subscription = await self.hub.subscribe(ref, symbols or None, resume_after)
         subscription.heartbeat_s = heartbeat_s
-        return subscription
+        return model, subscription
 
     async def score_notice(self, notice: BatchNotice) -> int:
         """Score the bars of one committed batch for every followed stream; batches published."""
