@@ -57,8 +57,8 @@ from services.clients.mesh import MeshClient
 from services.clients.signal import wait_for_training
 from services.marketdata.domain.bar_table import Frequency
 from services.marketdata.domain.csv_formats import find_csv_files, parse_csv
+from services.runtime.model_refs import ref_to_pb
 from services.runtime.time_convert import to_timestamp
-from services.signal.codec import ref_to_pb
 from services.signal.domain.requests import TrainRequest
 
 MODEL = "bench-direction"
