@@ -33,17 +33,24 @@ def shared_data() -> Path:
     return require_shared_data()
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> RuntimeSettings:
-    """Settings for a throwaway server: a free port, stores under the test's folder."""
+def server_settings(folder: Path) -> RuntimeSettings:
+    """Settings for a throwaway server: a free port on localhost, stores under `folder`/var.
+
+    Service settings (QUANTMESH_<SERVICE>_*) still come from the environment when the services
+    start, so a test sets them with monkeypatch before `serve`."""
     return load(
         RuntimeSettings,
         environ={},
         port=0,
         host="127.0.0.1",
-        data_dir=tmp_path / "var",
+        data_dir=folder / "var",
         shutdown_grace_s=1.0,
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> RuntimeSettings:
+    return server_settings(tmp_path)
 
 
 @dataclass

@@ -53,9 +53,8 @@ from services.runtime.errors import (
 )
 from services.runtime.mongo import MongoServer
 from services.runtime.operations.model import OperationRecord, OperationState
-from services.runtime.settings import RuntimeSettings, load
 from services.signal.domain.requests import TrainRequest
-from tests.conftest import Served, require_shared_data, serve, shutdown
+from tests.conftest import Served, require_shared_data, serve, server_settings, shutdown
 from tests.mongo_server import mongo  # noqa: F401
 from tests.unit.regime.conftest import dji_bars
 
@@ -95,14 +94,7 @@ async def mesh(
         patch.setenv("QUANTMESH_MARKETDATA_QUALITY_GATE", "off")
         patch.setenv("QUANTMESH_SIGNAL_TRAIN_THREADS", "1")
         patch.setenv("QUANTMESH_BACKTEST_SCORE_BATCH_ROWS", str(SCORE_CHUNK))
-        settings = load(
-            RuntimeSettings,
-            environ={},
-            port=0,
-            host="127.0.0.1",
-            data_dir=tmp_path_factory.mktemp("backtest") / "var",
-            shutdown_grace_s=1.0,
-        )
+        settings = server_settings(tmp_path_factory.mktemp("backtest"))
         served = await serve(settings, ["marketdata", "signal", "regime", "backtest", "forecast"])
         md = served.mesh.marketdata
         await md.ingest(stock_bars(), Frequency.DAILY, "dow30")

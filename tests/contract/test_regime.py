@@ -29,8 +29,7 @@ from services.runtime.errors import (
     OutOfRange,
 )
 from services.runtime.mongo import MongoServer
-from services.runtime.settings import RuntimeSettings, load
-from tests.conftest import Served, require_shared_data, serve, shutdown
+from tests.conftest import Served, require_shared_data, serve, server_settings, shutdown
 from tests.mongo_server import mongo  # noqa: F401
 from tests.unit.regime.conftest import dji_bars
 
@@ -62,14 +61,7 @@ async def served(
         patch.setenv("QUANTMESH_REGIME_CACHE_TIMEOUT_S", "1.0")
         # Every lookup goes to MongoDB here; the in-process layer has its own tests.
         patch.setenv("QUANTMESH_REGIME_CACHE_MEMORY_ENTRIES", "0")
-        settings = load(
-            RuntimeSettings,
-            environ={},
-            port=0,
-            host="127.0.0.1",
-            data_dir=tmp_path_factory.mktemp("regime") / "var",
-            shutdown_grace_s=1.0,
-        )
+        settings = server_settings(tmp_path_factory.mktemp("regime"))
         running = await serve(settings, ["marketdata", "regime"])
         await running.mesh.marketdata.ingest(dji_bars(), Frequency.DAILY, "index")
         await running.mesh.marketdata.ingest(stock_bars(), Frequency.DAILY, "dow30")

@@ -29,10 +29,9 @@ from services.runtime.errors import (
     ResourceExhausted,
 )
 from services.runtime.mongo import MongoServer
-from services.runtime.settings import RuntimeSettings, load
 from services.runtime.status_codes import from_rpc_error
 from services.signal.domain.requests import TrainRequest
-from tests.conftest import Served, require_shared_data, serve, shutdown
+from tests.conftest import Served, require_shared_data, serve, server_settings, shutdown
 from tests.mongo_server import mongo  # noqa: F401
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
@@ -64,14 +63,7 @@ async def mesh(
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("QUANTMESH_MONGO_URI", mongo.uri)
         patch.setenv("QUANTMESH_SIGNAL_TRAIN_THREADS", "1")
-        settings = load(
-            RuntimeSettings,
-            environ={},
-            port=0,
-            host="127.0.0.1",
-            data_dir=tmp_path_factory.mktemp("signal") / "var",
-            shutdown_grace_s=1.0,
-        )
+        settings = server_settings(tmp_path_factory.mktemp("signal"))
         served = await serve(settings, ["marketdata", "signal"])
         bars = dow_bars()
         last = pc.max(bars.column("time"))

@@ -23,9 +23,8 @@ from services.marketdata.domain.csv_formats import parse_csv
 from services.runtime import telemetry
 from services.runtime.errors import NotFound
 from services.runtime.mongo import MongoServer
-from services.runtime.settings import RuntimeSettings, load
 from services.signal.domain.requests import TrainRequest
-from tests.conftest import Served, require_shared_data, serve, shutdown
+from tests.conftest import Served, require_shared_data, serve, server_settings, shutdown
 from tests.mongo_server import mongo  # noqa: F401
 
 MARKETDATA = "quantmesh.marketdata.v1.MarketDataService"
@@ -126,14 +125,7 @@ async def trained(
         patch.setenv("QUANTMESH_MONGO_URI", mongo.uri)
         patch.setenv("QUANTMESH_MARKETDATA_QUALITY_GATE", "off")
         patch.setenv("QUANTMESH_SIGNAL_TRAIN_THREADS", "1")
-        settings = load(
-            RuntimeSettings,
-            environ={},
-            port=0,
-            host="127.0.0.1",
-            data_dir=tmp_path_factory.mktemp("telemetry") / "var",
-            shutdown_grace_s=1.0,
-        )
+        settings = server_settings(tmp_path_factory.mktemp("telemetry"))
         served = await serve(settings, ["marketdata", "signal"])
         try:
             await served.mesh.marketdata.ingest(bars, Frequency.DAILY, "dow30")
