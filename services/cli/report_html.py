@@ -69,9 +69,14 @@ def _data_section(summary: dict[str, Any]) -> str:
         "<h2>Data</h2>"
         f"<p>{summary['rows_received']:,} bars of {len(symbols)} series from {first} to {last} "
         f"in {summary['batches']} batch(es): {summary['rows_inserted']:,} new, "
-        f"{summary['rows_revised']:,} revised. Quality gate: "
-        f"{escape('; '.join(summary['quality_gate']))}.</p>"
+        f"{summary['rows_revised']:,} revised. Every batch passed the quality gate first: "
+        f"{escape(_outcomes(summary['outcomes']))}.</p>"
     )
+
+
+def _outcomes(outcomes: dict[str, int]) -> str:
+    """Batches per gate outcome, e.g. "29 committed, 1 quarantined"."""
+    return ", ".join(f"{n} {outcome}" for outcome, n in outcomes.items() if n) or "none"
 
 
 def _quality_section(quality: dict[str, Any], images: Sequence[str]) -> str:

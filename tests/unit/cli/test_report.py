@@ -30,6 +30,7 @@ def summary() -> dict:  # type: ignore[type-arg]
         "rows_revised": 0,
         "batches": 1,
         "quality_gate": ["checked"],
+        "outcomes": {"committed": 3, "quarantined": 1},
         "symbols": [{"first": "2020-01-01", "last": "2020-02-01"}],
         "quality": {
             "events": 1,
@@ -58,6 +59,7 @@ def test_the_page_escapes_what_the_services_answered_and_says_what_was_skipped()
     assert "&lt;B&gt;" in page and "close &amp; open &lt;far&gt;" in page and "<B>" not in page
     assert '<img src="quality.png"' in page and "equity.png" not in page
     assert page.count("skipped:") == 4
+    assert "3 committed, 1 quarantined" in page
 
 
 def test_kpis_are_formatted_by_kind() -> None:
