@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -18,14 +19,19 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-def require_shared_data() -> Path:
-    """The real market data beside the checkout: skipped locally when absent, failing in CI."""
-    if SHARED_DATA.is_dir():
-        return SHARED_DATA
-    message = f"real market data not found at {SHARED_DATA} (see DESIGN.md §10)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
+def unavailable(message: str) -> NoReturn:
+    """Something a test needs is not installed here: skip saying why, but fail in CI, where
+    everything must be installed and nothing may be skipped."""
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"{message} (CI is set, so this fails instead of skipping)")
     pytest.skip(message)
+
+
+def require_shared_data() -> Path:
+    """The real market data beside the checkout."""
+    if not SHARED_DATA.is_dir():
+        unavailable(f"real market data not found at {SHARED_DATA} (see DESIGN.md §10)")
+    return SHARED_DATA
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from services.runtime.mongo import MongoServer, ServerKind, find_server, motor_client
+from tests.conftest import unavailable
 
 
 def require_mongo_server() -> ServerKind:
@@ -28,10 +29,7 @@ def require_mongo_server() -> ServerKind:
     found = find_server(wanted)
     if found is not None:
         return found[0]
-    message = f"no MongoDB server program ({wanted}): install mongod or `pip install nx-27017`"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable(f"no MongoDB server program ({wanted}): install mongod or `pip install nx-27017`")
 
 
 def start_server(data_path: Path) -> MongoServer:

@@ -7,32 +7,21 @@ the tests skip with that reason, except in CI (`CI` set), where they fail.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 import yaml
 
+from tests.conftest import unavailable
 from tests.deploy.manifests import Manifests
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 OVERLAYS = sorted(p.parent.name for p in (K8S / "overlays").glob("*/kustomization.yaml"))
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def missing(what: str) -> NoReturn:
-    """A tool the deployment tests need is absent: fail in CI, skip (saying why) elsewhere."""
-    if in_ci():
-        pytest.fail(f"{what} (CI is set, so this fails instead of skipping)")
-    pytest.skip(what)
 
 
 def _load_validate() -> ModuleType:
@@ -51,7 +40,7 @@ k8s = _load_validate()
 def rendered() -> dict[str, Manifests]:
     """Every overlay, rendered with `kubectl kustomize`."""
     if k8s.kubectl() is None:
-        missing(
+        unavailable(
             "kubectl is not installed (Debian: apt-get install kubectl); cannot render overlays"
         )
     return {name: Manifests(k8s.render(name)) for name in OVERLAYS}

@@ -12,7 +12,8 @@ import shutil
 import subprocess
 import tomllib
 
-from tests.deploy.conftest import ROOT, missing
+from tests.conftest import unavailable
+from tests.deploy.conftest import ROOT
 from tests.deploy.manifests import Manifests
 
 DOCKERFILE = ROOT / "Dockerfile"
@@ -171,7 +172,7 @@ def test_the_build_context_holds_every_file_the_package_is_built_from() -> None:
     """`pip install .` in the builder needs pyproject.toml, its readme and every module of the
     packages it finds (pyproject: services*, backtest* and quantmesh* under gen/python)."""
     if shutil.which("git") is None:
-        missing("git is not installed; cannot list the project's files")
+        unavailable("git is not installed; cannot list the project's files")
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,

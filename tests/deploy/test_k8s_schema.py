@@ -10,14 +10,15 @@ import importlib.util
 
 import pytest
 
-from tests.deploy.conftest import OVERLAYS, k8s, missing
+from tests.conftest import unavailable
+from tests.deploy.conftest import OVERLAYS, k8s
 from tests.deploy.manifests import Manifests
 
 
 @pytest.fixture(scope="module")
 def versions() -> list[str]:
     if importlib.util.find_spec("kubernetes_validate") is None:
-        missing("kubernetes-validate is not installed (a dev dependency); cannot check schemas")
+        unavailable("kubernetes-validate is not installed (a dev dependency); cannot check schemas")
     return list(k8s.kubernetes_versions())
 
 
@@ -38,7 +39,7 @@ def test_every_object_matches_the_kubernetes_schema(
 def test_the_validator_rejects_what_the_api_server_would() -> None:
     """The schemas are really applied: wrong types, unknown fields and unknown kinds fail."""
     if importlib.util.find_spec("kubernetes_validate") is None:
-        missing("kubernetes-validate is not installed (a dev dependency); cannot check schemas")
+        unavailable("kubernetes-validate is not installed (a dev dependency); cannot check schemas")
     bad = [
         {
             "apiVersion": "apps/v1",

@@ -39,7 +39,7 @@ from services.runtime.ports import free_port
 from services.runtime.server import OPERATIONS_SERVICE
 from services.runtime.settings import RuntimeSettings, load
 from services.signal.domain.requests import TrainRequest
-from tests.conftest import ROOT, require_shared_data
+from tests.conftest import ROOT, require_shared_data, unavailable
 from tests.mongo_server import mongo  # noqa: F401
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
@@ -61,10 +61,7 @@ def require_node() -> str:
     """The node program and its packages: skipped locally without node, failing in CI."""
     node = shutil.which("node")
     if node is None:
-        message = "node is not on PATH (the polyglot client needs Node.js 18 or later)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("node is not on PATH (the polyglot client needs Node.js 18 or later)")
     for package in ("@grpc/grpc-js", "@grpc/proto-loader", "apache-arrow"):
         if not (ROOT / "node_modules" / package / "package.json").is_file():
             pytest.fail(f"node package {package} is not installed: run `make setup` (npm install)")
