@@ -15,7 +15,7 @@ from quantmesh.common.v1 import arrow_pb2
 
 from backtest.config import StrategyConfig
 from services.backtest import codec
-from services.backtest.domain.records import ModelUsed, Provenance, backtest_name
+from services.backtest.domain.records import Provenance, backtest_name
 from services.backtest.domain.service import Backtests
 from services.runtime import telemetry
 from services.runtime.arrow_frames import encode_table, split_table
@@ -33,16 +33,13 @@ def _frames(table: pa.Table) -> Iterator[arrow_pb2.ArrowFrame]:
         )
 
 
-def _ref(used: ModelUsed | None) -> str | None:
-    return None if used is None else f"{used.name}/{used.version}"
-
-
 def _annotate(provenance: Provenance) -> None:
     """The model and feature versions a run read, on the current span."""
+    signal, regime = provenance.signal_model, provenance.regime_model
     telemetry.annotate(
         {
-            "quantmesh.backtest.signal_model": _ref(provenance.signal_model),
-            "quantmesh.backtest.regime_model": _ref(provenance.regime_model),
+            "quantmesh.backtest.signal_model": signal.ref if signal else None,
+            "quantmesh.backtest.regime_model": regime.ref if regime else None,
             telemetry.FEATURE_VIEW: provenance.feature_view or None,
             telemetry.FEATURE_VERSION: provenance.feature_version or None,
         }

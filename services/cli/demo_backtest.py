@@ -29,7 +29,7 @@ from backtest.config import (
     StrategyConfig,
 )
 from backtest.kpis import Kpis
-from services.backtest.domain.records import BacktestRecord
+from services.backtest.domain.records import BacktestRecord, ModelUsed
 from services.clients.mesh import MeshClient
 from services.forecast.domain.forecasting import ForecastResult
 from services.forecast.domain.kpis import ALL_KPIS
@@ -156,8 +156,8 @@ def _kpis(kpis: Kpis | None) -> dict[str, Any]:
     return {} if kpis is None else kpis.as_dict()
 
 
-def _model(used: Any) -> str | None:
-    return None if used is None else f"{used.name}/{used.version}"
+def _model(used: ModelUsed | None) -> str | None:
+    return None if used is None else used.ref
 
 
 async def forecast_stage(mesh: MeshClient, backtest: str, returns: int) -> dict[str, Any]:

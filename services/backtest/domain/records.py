@@ -33,6 +33,11 @@ class ModelUsed:
     version: int
     feature_version: str = ""
 
+    @property
+    def ref(self) -> str:
+        """The pinned reference "name/version", as model settings and requests spell it."""
+        return f"{self.name}/{self.version}"
+
 
 @dataclass(frozen=True)
 class Provenance:
