@@ -195,46 +195,32 @@ class BarStore:
             "lo": min(lo for lo, _ in batch_extents.values()),
             "hi": max(hi for _, hi in batch_extents.values()),
         }
-        changed = " OR ".join(f"n.{c} IS DISTINCT FROM l.{c}" for c in _VALUE_COLUMNS)
         with self._write_lock:
             cursor = self._cursor()
-            cursor.register("incoming", incoming)
             try:
                 cursor.execute("BEGIN TRANSACTION")
                 ingested_at = self._next_ingestion_time()
-                # The batch's symbols and time bounds go in as parameters so DuckDB prunes row
-                # groups instead of joining against the whole table.
                 if touches_stored:
-                    classified: pa.Table = cursor.sql(
-                        f"""
-                        WITH latest AS (
-                            SELECT symbol, time, {", ".join(_VALUE_COLUMNS)} FROM bars
-                            WHERE frequency = $freq AND superseded_at IS NULL
-                              AND list_contains($symbols, symbol) AND time BETWEEN $lo AND $hi)
-                        SELECT n.*, CASE WHEN l.time IS NULL THEN 'inserted'
-                                         WHEN {changed} THEN 'revised'
-                                         ELSE 'unchanged' END AS change
-                        FROM incoming n LEFT JOIN latest l USING (symbol, time)
-                        """,
-                        params=scope,
-                    ).to_arrow_table()
+                    changes = self._classify(cursor, incoming, scope)
+                    counts = _count_changes(changes)
+                    changes = changes.filter(pc.field("change") != "unchanged")
+                    if any(c.revised for c in counts):
+                        self._supersede(cursor, changes, ingested_at, frequency)
                 else:
-                    classified = incoming.append_column(
-                        "change", pa.array(["inserted"] * incoming.num_rows, pa.string())
-                    )
-                counts = _count_changes(classified)
-                changes = classified.filter(pc.field("change") != "unchanged")
-                cursor.register("changes", changes)
-                if any(c.revised for c in counts):
-                    cursor.execute(
-                        """
-                        UPDATE bars SET superseded_at = $at FROM changes k
-                        WHERE k.change = 'revised' AND bars.frequency = $freq
-                          AND bars.superseded_at IS NULL
-                          AND bars.symbol = k.symbol AND bars.time = k.time
-                        """,
-                        {"at": ingested_at, "freq": frequency.value},
-                    )
+                    # Every row is new: the batch goes in as it is.
+                    changes = incoming
+                    counts = [
+                        SymbolCounts(symbol, n, n, 0, 0)
+                        for symbol, n in sorted(
+                            zip(
+                                spans.column("symbol").to_pylist(),
+                                spans.column("time_count").to_pylist(),
+                                strict=True,
+                            )
+                        )
+                    ]
+                # DuckDB reads the local Arrow table `changes` by name (a replacement scan),
+                # which costs less per batch than registering and unregistering a view.
                 cursor.execute(
                     """
                     INSERT INTO bars SELECT symbol, $freq, time, open, high, low, close, volume,
@@ -266,9 +252,6 @@ class BarStore:
             except BaseException:
                 cursor.execute("ROLLBACK")
                 raise
-            finally:
-                cursor.unregister("incoming")
-                cursor.unregister("changes")
             self._last_ingested_at = ingested_at
             for symbol, (lo, hi) in batch_extents.items():
                 known = self._extents.get((symbol, frequency.value), (lo, hi))
@@ -285,6 +268,46 @@ class BarStore:
             changes.num_rows,
         )
         return CommitResult(at, counts, notice)
+
+    @staticmethod
+    def _classify(
+        cursor: duckdb.DuckDBPyConnection, incoming: pa.Table, scope: dict[str, object]
+    ) -> pa.Table:
+        """`incoming` with a `change` column: 'inserted', 'revised' or 'unchanged' against the
+        latest stored revisions. The batch's symbols and time bounds go in as parameters so
+        DuckDB prunes row groups instead of joining against the whole table."""
+        changed = " OR ".join(f"n.{c} IS DISTINCT FROM l.{c}" for c in _VALUE_COLUMNS)
+        return cursor.sql(
+            f"""
+            WITH latest AS (
+                SELECT symbol, time, {", ".join(_VALUE_COLUMNS)} FROM bars
+                WHERE frequency = $freq AND superseded_at IS NULL
+                  AND list_contains($symbols, symbol) AND time BETWEEN $lo AND $hi)
+            SELECT n.*, CASE WHEN l.time IS NULL THEN 'inserted'
+                             WHEN {changed} THEN 'revised'
+                             ELSE 'unchanged' END AS change
+            FROM incoming n LEFT JOIN latest l USING (symbol, time)
+            """,
+            params=scope,
+        ).to_arrow_table()
+
+    @staticmethod
+    def _supersede(
+        cursor: duckdb.DuckDBPyConnection,
+        changes: pa.Table,
+        ingested_at: datetime,
+        frequency: Frequency,
+    ) -> None:
+        """Close the knowledge interval of the stored bars that `changes` revises."""
+        cursor.execute(
+            """
+            UPDATE bars SET superseded_at = $at FROM changes k
+            WHERE k.change = 'revised' AND bars.frequency = $freq
+              AND bars.superseded_at IS NULL
+              AND bars.symbol = k.symbol AND bars.time = k.time
+            """,
+            {"at": ingested_at, "freq": frequency.value},
+        )
 
     def quarantine(
         self, bars: pa.Table, frequency: Frequency, source: str, batch_id: str, quality_gate: str
