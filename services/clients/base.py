@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from grpc import aio
 
 from services.runtime.deadlines import cap_timeout
+from services.runtime.frame_wire import FrameCodec
 from services.runtime.status_codes import from_rpc_error
 
 T = TypeVar("T")
@@ -26,6 +28,18 @@ class ServiceClient:
         self._channel = channel
         self._token = token
         self.timeout = timeout
+
+    def _framed_stream(
+        self, service: str, method: str, request_type: type[Message], codec: FrameCodec[Any]
+    ) -> Any:
+        """A server-streaming method whose responses `codec` reads zero-copy (see frame_wire):
+        the call yields ReceivedFrame objects instead of protobuf messages."""
+        return self._channel.unary_stream(
+            f"/{service}/{method}",
+            request_serializer=request_type.SerializeToString,
+            response_deserializer=codec.deserialize,
+            _registered_method=True,
+        )
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self._token}"),) if self._token else ()

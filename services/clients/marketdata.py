@@ -18,8 +18,9 @@ from services.marketdata.domain.feature_service import FeatureViewPage
 from services.marketdata.domain.features.registry import FeatureViewVersion
 from services.marketdata.domain.service import IngestReport, SymbolInfo, SymbolPage
 from services.marketdata.domain.store import BatchNotice
-from services.runtime.arrow_frames import concat_tables, decode_table, encode_table, split_table
+from services.runtime.arrow_frames import concat_tables, encode_table, split_table
 from services.runtime.errors import Internal
+from services.runtime.frame_wire import ReceivedFrame
 from services.runtime.status_codes import from_rpc_error
 from services.runtime.time_convert import to_time_range, to_timestamp
 
@@ -28,6 +29,14 @@ class MarketDataClient(ServiceClient):
     def __init__(self, channel: grpc.aio.Channel, **kwargs: object) -> None:
         super().__init__(channel, **kwargs)  # type: ignore[arg-type]
         self._stub = marketdata_pb2_grpc.MarketDataServiceStub(channel)
+        service = pb.DESCRIPTOR.services_by_name["MarketDataService"].full_name
+        self._get_bars = self._framed_stream(service, "GetBars", pb.GetBarsRequest, codec.BARS_WIRE)
+        self._get_features = self._framed_stream(
+            service, "GetFeatures", pb.GetFeaturesRequest, codec.FEATURES_WIRE
+        )
+        self._get_labels = self._framed_stream(
+            service, "GetLabels", pb.GetLabelsRequest, codec.LABELS_WIRE
+        )
 
     async def ingest(
         self,
@@ -83,8 +92,10 @@ class MarketDataClient(ServiceClient):
         request.time_range.CopyFrom(to_time_range(start, end))
         if as_of is not None:
             request.as_of.CopyFrom(to_timestamp(as_of))
-        async for message in self._stream(self._stub.GetBars, request, timeout):
-            yield decode_table(message.frame.ipc_stream)
+        received: ReceivedFrame[pb.GetBarsResponse]
+        async for received in self._stream(self._get_bars, request, timeout):
+            if received.table is not None:
+                yield received.table
 
     async def get_bars(
         self,
@@ -201,11 +212,12 @@ class MarketDataClient(ServiceClient):
             request.as_of.CopyFrom(to_timestamp(as_of))
         found: FeatureViewVersion | None = None
         chunks: list[pa.Table] = []
-        async for message in self._stream(self._stub.GetFeatures, request, timeout):
-            if message.HasField("view"):
-                found = codec.view_from_pb(message.view)
-            if message.HasField("frame") and message.frame.ipc_stream:
-                chunks.append(decode_table(message.frame.ipc_stream))
+        received: ReceivedFrame[pb.GetFeaturesResponse]
+        async for received in self._stream(self._get_features, request, timeout):
+            if received.header.HasField("view"):
+                found = codec.view_from_pb(received.header.view)
+            if received.table is not None:
+                chunks.append(received.table)
         if found is None:
             raise Internal("GetFeatures answered without naming the version read")
         names = list(features) if features else list(found.feature_names)
@@ -235,8 +247,9 @@ class MarketDataClient(ServiceClient):
         if as_of is not None:
             request.as_of.CopyFrom(to_timestamp(as_of))
         chunks = [
-            decode_table(m.frame.ipc_stream)
-            async for m in self._stream(self._stub.GetLabels, request, timeout)
+            received.table
+            async for received in self._stream(self._get_labels, request, timeout)
+            if received.table is not None
         ]
         return pa.concat_tables(chunks) if chunks else pa.table({})
 

@@ -19,7 +19,8 @@ from services.marketdata.domain.gate import (
 from services.marketdata.domain.service import MarketData
 from services.marketdata.domain.store import BarStore, open_database
 from services.marketdata.quality_checker import QualityChecker
-from services.marketdata.servicer import MarketDataServicer
+from services.marketdata.servicer import RESPONSE_SERIALIZERS, MarketDataServicer
+from services.runtime.hosting import add_servicer
 from services.runtime.operations.manager import OperationManager
 from services.runtime.operations.store import OperationStore
 from services.runtime.peers import Peers
@@ -92,8 +93,11 @@ class MarketDataService:
 
     def register(self, server: aio.Server) -> None:
         assert self.domain is not None and self.features is not None, "start() first"
-        marketdata_pb2_grpc.add_MarketDataServiceServicer_to_server(
-            MarketDataServicer(self.domain, self.features), server
+        add_servicer(
+            server,
+            marketdata_pb2_grpc.add_MarketDataServiceServicer_to_server,
+            MarketDataServicer(self.domain, self.features),
+            RESPONSE_SERIALIZERS,
         )
 
     def _gate(self) -> IngestGate:

@@ -12,7 +12,13 @@ from services.marketdata.domain.gate import IngestOutcome
 from services.marketdata.domain.service import IngestReport, SymbolInfo, SymbolPage
 from services.marketdata.domain.store import BatchNotice, Coverage, SymbolCounts
 from services.runtime.errors import InvalidArgument
+from services.runtime.frame_wire import FrameCodec
 from services.runtime.time_convert import from_timestamp, to_timestamp
+
+#: The bulk reads' wire codecs, shared by the servicer and the client (see frame_wire).
+BARS_WIRE = FrameCodec(pb.GetBarsResponse, "frame")
+FEATURES_WIRE = FrameCodec(pb.GetFeaturesResponse, "frame")
+LABELS_WIRE = FrameCodec(pb.GetLabelsResponse, "frame")
 
 _FREQ_TO_PB: dict[Frequency, bar_pb2.Frequency] = {
     Frequency.DAILY: bar_pb2.FREQUENCY_DAILY,

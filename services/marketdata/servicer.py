@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import pyarrow as pa
 from grpc import aio
@@ -15,15 +16,18 @@ from services.marketdata.domain.feature_service import Features
 from services.marketdata.domain.features.registry import FeatureViewVersion
 from services.marketdata.domain.service import MarketData
 from services.runtime import telemetry
-from services.runtime.arrow_frames import (
-    DEFAULT_CHUNK_ROWS,
-    decode_table,
-    encode_table,
-    split_table,
-)
+from services.runtime.arrow_frames import DEFAULT_CHUNK_ROWS, decode_table, split_table
 from services.runtime.errors import InvalidArgument
+from services.runtime.frame_wire import FrameChunk
 from services.runtime.streams import heartbeat_seconds
 from services.runtime.time_convert import optional_from_timestamp, to_timestamp, utc_now
+
+#: The bulk reads' response serializers, which write FrameChunks (see frame_wire).
+RESPONSE_SERIALIZERS: Mapping[str, Callable[[Any], bytes]] = {
+    "GetBars": codec.BARS_WIRE.serialize,
+    "GetFeatures": codec.FEATURES_WIRE.serialize,
+    "GetLabels": codec.LABELS_WIRE.serialize,
+}
 
 
 def _annotate(view: FeatureViewVersion) -> None:
@@ -32,6 +36,8 @@ def _annotate(view: FeatureViewVersion) -> None:
 
 
 class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
+    """The bulk reads yield FrameChunks: register with RESPONSE_SERIALIZERS (see frame_wire)."""
+
     def __init__(self, domain: MarketData, features: Features) -> None:
         self._domain = domain
         self._features = features
@@ -72,7 +78,7 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
 
     async def GetBars(
         self, request: pb.GetBarsRequest, context: aio.ServicerContext
-    ) -> AsyncIterator[pb.GetBarsResponse]:
+    ) -> AsyncIterator[FrameChunk[pb.GetBarsResponse]]:
         if request.max_rows_per_chunk < 0:
             raise InvalidArgument.for_field("max_rows_per_chunk", "must be >= 0")
         frequency = codec.frequency_from_pb(request.frequency)
@@ -85,11 +91,7 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
         )
         max_rows = request.max_rows_per_chunk or DEFAULT_CHUNK_ROWS
         for index, chunk in enumerate(split_table(table, max_rows)):
-            yield pb.GetBarsResponse(
-                frame=arrow_pb2.ArrowFrame(
-                    ipc_stream=encode_table(chunk), row_count=chunk.num_rows, chunk_index=index
-                )
-            )
+            yield FrameChunk(chunk, index)
 
     async def ListSymbols(
         self, request: pb.ListSymbolsRequest, context: aio.ServicerContext
@@ -138,7 +140,7 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
 
     async def GetFeatures(
         self, request: pb.GetFeaturesRequest, context: aio.ServicerContext
-    ) -> AsyncIterator[pb.GetFeaturesResponse]:
+    ) -> AsyncIterator[pb.GetFeaturesResponse | FrameChunk[pb.GetFeaturesResponse]]:
         if request.max_rows_per_chunk < 0:
             raise InvalidArgument.for_field("max_rows_per_chunk", "must be >= 0")
         if request.source not in (
@@ -162,11 +164,11 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
         yield pb.GetFeaturesResponse(view=codec.view_to_pb(view))
         for index, chunk in enumerate(split_table(table, max_rows)):
             if chunk.num_rows:
-                yield pb.GetFeaturesResponse(frame=_frame(chunk, index))
+                yield FrameChunk(chunk, index)
 
     async def GetLabels(
         self, request: pb.GetLabelsRequest, context: aio.ServicerContext
-    ) -> AsyncIterator[pb.GetLabelsResponse]:
+    ) -> AsyncIterator[FrameChunk[pb.GetLabelsResponse]]:
         table = await self._features.labels(
             list(request.symbols),
             codec.frequency_from_pb(request.frequency),
@@ -176,19 +178,13 @@ class MarketDataServicer(marketdata_pb2_grpc.MarketDataServiceServicer):
             optional_from_timestamp(request, "as_of"),
         )
         for index, chunk in enumerate(split_table(table, DEFAULT_CHUNK_ROWS)):
-            yield pb.GetLabelsResponse(frame=_frame(chunk, index))
+            yield FrameChunk(chunk, index)
 
     async def DeleteFeatureView(
         self, request: pb.DeleteFeatureViewRequest, context: aio.ServicerContext
     ) -> pb.DeleteFeatureViewResponse:
         view = await self._features.delete(request.name, request.version)
         return pb.DeleteFeatureViewResponse(view=codec.view_to_pb(view))
-
-
-def _frame(chunk: pa.Table, index: int) -> arrow_pb2.ArrowFrame:
-    return arrow_pb2.ArrowFrame(
-        ipc_stream=encode_table(chunk), row_count=chunk.num_rows, chunk_index=index
-    )
 
 
 def _decode_chunk(frame: arrow_pb2.ArrowFrame, index: int) -> pa.Table:
