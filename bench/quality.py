@@ -4,13 +4,15 @@ Data: a seeded synthetic market of `--symbols` symbols (default 500); its first 
 sessions are history, the next session is the batch to check. A second batch is ten years
 (2,520 sessions) of one synthetic symbol that has no stored history.
 
-- in process: a `Sentinel` whose HistorySource holds the same history in memory, with every
-  model fitted first (`refresh_models`), then `inspect(day, record=False)`: history lookup,
-  rules, learned scores, combination.
+- in process: a `Sentinel` whose HistorySource is the same warm history window the service
+  uses, over the history held in memory and told of it by a notice, with every model fitted
+  first (`refresh_models`), then `inspect(day, record=False)` fenced on that notice: history
+  lookup, rules, learned scores, combination.
 - gRPC: `quantmesh up --service marketdata --service quality` in a child process; the history is
   ingested (through the sentinel's gate), the models fitted with `RefitModels`, then
-  `CheckBatch(dry_run=True)`: the same work plus the history read from marketdata over gRPC and
-  the transport.
+  `CheckBatch(dry_run=True)` fenced on the ingest's ingestion time (`min_ingestion_time`, as
+  marketdata's gate sends its watermark): the same work plus the history from the sentinel's
+  warm window (read from marketdata once, in the warm-up round) and the transport.
 
 Each check runs once to warm up, then `--repeat` times, interleaved; medians are reported.
 Last line: `RESULT quality daily_batch_500_s=<s> grpc_vs_inprocess=<ratio>` where the first is
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,10 +39,12 @@ if __package__ in (None, ""):
 
 from bench._common import median, result_line, serve_subprocess, table
 from services.marketdata.domain.bar_table import BAR_SCHEMA, Frequency
+from services.marketdata.domain.store import BatchNotice
 from services.marketdata.domain.synthetic import generate_market
 from services.quality.domain.history import InMemoryHistory
 from services.quality.domain.report import IngestDecision
 from services.quality.domain.sentinel import Sentinel
+from services.quality.domain.warm_history import WarmHistory
 
 
 async def timed(run: object) -> float:
@@ -58,7 +63,18 @@ async def main(args: argparse.Namespace) -> None:
     decade = decade.set_column(0, "symbol", pa.array(["TENYEARS"] * decade.num_rows))
     print(f"history {history.num_rows:,} bars of {args.symbols} symbols; day {day.num_rows} bars")
 
-    sentinel = Sentinel(history=InMemoryHistory(history))
+    # In process, the same warm window over an in-memory table, told of the history as
+    # marketdata's ingest stream would tell it, and the checks fenced on that notice.
+    announced = datetime.now(UTC)
+    symbols = sorted(set(history.column("symbol").to_pylist()))
+    memory = InMemoryHistory(history)
+    window = WarmHistory(memory, memory)
+    await window.apply(
+        BatchNotice(
+            "history", announced, Frequency.DAILY, symbols, days[0], days[-2], history.num_rows
+        )
+    )
+    sentinel = Sentinel(history=window)
     started = time.perf_counter()
     fitted = await sentinel.refresh_models(
         sorted(set(day.column("symbol").to_pylist())), before=days[-1]
@@ -69,7 +85,9 @@ async def main(args: argparse.Namespace) -> None:
 
     async with serve_subprocess(["marketdata", "quality"]) as served:
         mesh = served.mesh
-        await mesh.marketdata.ingest(history, Frequency.DAILY, "history", force=True, timeout=600)
+        ingested = await mesh.marketdata.ingest(
+            history, Frequency.DAILY, "history", force=True, timeout=600
+        )
         started = time.perf_counter()
         refit = await mesh.quality.refit(
             sorted(set(day.column("symbol").to_pylist())), timeout=1800
@@ -80,11 +98,24 @@ async def main(args: argparse.Namespace) -> None:
 
         def in_process(batch: pa.Table) -> object:
             return sentinel.inspect(
-                batch, Frequency.DAILY, record=False, decision=IngestDecision.CHECKED
+                batch,
+                Frequency.DAILY,
+                record=False,
+                decision=IngestDecision.CHECKED,
+                min_ingestion_time=announced,
             )
 
         def over_grpc(batch: pa.Table) -> object:
-            return mesh.quality.check_batch(batch, Frequency.DAILY, dry_run=True, timeout=600)
+            # Fenced on the history's ingestion time, as marketdata's gate fences on its latest:
+            # the sentinel may answer from its warm history window once it has applied that
+            # ingest (unfenced checks always read marketdata).
+            return mesh.quality.check_batch(
+                batch,
+                Frequency.DAILY,
+                dry_run=True,
+                min_ingestion_time=ingested.ingestion_time,
+                timeout=600,
+            )
 
         samples: dict[str, list[float]] = {
             k: [] for k in ("day_in", "day_grpc", "ten_in", "ten_grpc")

@@ -48,8 +48,11 @@ class QualityClient(ServiceClient):
         source: str = "",
         force: bool = False,
         dry_run: bool = False,
+        min_ingestion_time: datetime | None = None,
         timeout: float | None = None,
     ) -> BatchVerdict:
+        """Check a batch; `min_ingestion_time` fences its history (see the proto field), e.g.
+        the `ingestion_time` of the ingest this check must see."""
         request = pb.CheckBatchRequest(
             frequency=market_codec.frequency_to_pb(frequency),
             bars=arrow_pb2.ArrowFrame(ipc_stream=encode_table(bars), row_count=bars.num_rows),
@@ -58,6 +61,8 @@ class QualityClient(ServiceClient):
             force=force,
             dry_run=dry_run,
         )
+        if min_ingestion_time is not None:
+            request.min_ingestion_time.CopyFrom(to_timestamp(min_ingestion_time))
         response = await self._unary(self._stub.CheckBatch, request, timeout)
         return BatchVerdict(
             decision=codec.decision_from_pb(response.decision),

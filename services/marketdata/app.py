@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from pathlib import Path
 
 from grpc import aio
@@ -100,6 +101,10 @@ class MarketDataService:
             RESPONSE_SERIALIZERS,
         )
 
+    def _announced_through(self) -> datetime | None:
+        """The latest ingestion time announced on WatchIngests: the sentinel's fence."""
+        return self.domain.feed.last_published if self.domain is not None else None
+
     def _gate(self) -> IngestGate:
         choice = self.settings.quality_gate.strip().lower()
         if choice not in ("on", "off", "auto"):
@@ -115,7 +120,7 @@ class MarketDataService:
             ) from None
         if choice == "off" or (choice == "auto" and not self.peers.configured("quality")):
             return PassThroughGate()
-        self._checker = QualityChecker(self.runtime, self.peers)
+        self._checker = QualityChecker(self.runtime, self.peers, self._announced_through)
         return SentinelGate(self._checker, policy)
 
     async def close(self) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 import pyarrow as pa
 
 from services.clients.mesh import MeshClient
@@ -13,11 +16,22 @@ from services.runtime.settings import RuntimeSettings
 
 
 class QualityChecker:
-    """Calls CheckBatch on the quality service; the channel opens on first use."""
+    """Calls CheckBatch on the quality service; the channel opens on first use.
 
-    def __init__(self, runtime: RuntimeSettings, peers: Peers) -> None:
+    `watermark` gives marketdata's latest announced ingestion time (None when nothing has been
+    announced since start); it travels as the request's `min_ingestion_time`, so the sentinel
+    checks against a history that includes every batch committed before this one.
+    """
+
+    def __init__(
+        self,
+        runtime: RuntimeSettings,
+        peers: Peers,
+        watermark: Callable[[], datetime | None] = lambda: None,
+    ) -> None:
         self._runtime = runtime
         self._peers = peers
+        self._watermark = watermark
         self._mesh: MeshClient | None = None
 
     async def check_batch(
@@ -26,7 +40,12 @@ class QualityChecker:
         if self._mesh is None:
             self._mesh = MeshClient(self._runtime, resolve=self._peers.address_for)
         verdict = await self._mesh.quality.check_batch(
-            bars, frequency, batch_id=batch_id, source=source, force=force
+            bars,
+            frequency,
+            batch_id=batch_id,
+            source=source,
+            force=force,
+            min_ingestion_time=self._watermark(),
         )
         return SentinelVerdict(
             quarantine=verdict.decision is IngestDecision.QUARANTINED,

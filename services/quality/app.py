@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from services.quality.domain.delivery import WebhookDispatcher
 from services.quality.domain.event_store import EventStore
 from services.quality.domain.findings import Severity
 from services.quality.domain.sentinel import Sentinel
+from services.quality.domain.warm_history import WarmHistory
 from services.quality.domain.webhooks import WebhookConfig
 from services.quality.market_history import MarketDataHistory
 from services.quality.servicer import QualityServicer
@@ -48,6 +51,19 @@ class QualitySettings:
     webhook_min_severity: str = env(
         "QUANTMESH_QUALITY_WEBHOOK_MIN_SEVERITY", "HIGH", "Lowest severity sent to webhooks."
     )
+    history_cache_bars: int = env(
+        "QUANTMESH_QUALITY_HISTORY_CACHE_BARS",
+        1_000_000,
+        "Bars of recent history the sentinel keeps warm in memory (least recently used symbols "
+        "go first), kept current by marketdata's ingest stream, so checks that carry "
+        "marketdata's watermark need not read it; 0 turns the window off.",
+    )
+    history_fence_timeout_s: float = env(
+        "QUANTMESH_QUALITY_HISTORY_FENCE_TIMEOUT_S",
+        0.25,
+        "How long a check waits for the warm history to apply the ingests up to its watermark "
+        "before it reads marketdata instead.",
+    )
 
 
 class QualityService:
@@ -60,8 +76,17 @@ class QualityService:
         self.runtime = runtime
         self.settings = settings or load(QualitySettings)
         self.db_path = self.settings.db_path or runtime.data_dir / "quality.duckdb"
-        self.history = MarketDataHistory(runtime, peers)
+        self.market = MarketDataHistory(runtime, peers)
+        if self.settings.history_cache_bars < 0 or self.settings.history_fence_timeout_s < 0:
+            raise SettingsError("QUANTMESH_QUALITY_HISTORY_*: must not be negative")
+        self.history = WarmHistory(
+            self.market,
+            self.market,
+            max_bars=self.settings.history_cache_bars,
+            fence_timeout_s=self.settings.history_fence_timeout_s,
+        )
         self.sentinel: Sentinel | None = None
+        self._follower: asyncio.Task[None] | None = None
         self._connection: duckdb.DuckDBPyConnection | None = None
         try:
             self.min_severity = Severity.parse(self.settings.min_event_severity)
@@ -93,6 +118,10 @@ class QualityService:
         self.sentinel = Sentinel(history=self.history, events=events, dispatcher=dispatcher)
         if dispatcher is not None:
             await dispatcher.start()
+        if self.history.enabled:
+            self._follower = asyncio.create_task(
+                self.history.follow_ingests(self.market), name="quality-warm-history"
+            )
 
     def register(self, server: aio.Server) -> None:
         assert self.sentinel is not None, "start() first"
@@ -101,8 +130,12 @@ class QualityService:
         )
 
     async def close(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
         if self.sentinel is not None:
             await self.sentinel.aclose()
-        await self.history.close()
+        await self.market.close()
         if self._connection is not None:
             self._connection.close()

@@ -51,6 +51,7 @@ class QualityServicer(quality_pb2_grpc.QualityServiceServicer):
             force=request.force,
             record=not request.dry_run,
             decision=IngestDecision.CHECKED if request.dry_run else None,
+            min_ingestion_time=optional_from_timestamp(request, "min_ingestion_time"),
         )
         report = inspection.report
         findings = sorted(report.assessments, key=lambda a: -a.score)

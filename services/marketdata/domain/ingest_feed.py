@@ -29,8 +29,13 @@ class IngestFeed:
     def __init__(self, queue_size: int = 1_000) -> None:
         self.queue_size = queue_size
         self._queues: set[asyncio.Queue[BatchNotice | Exception]] = set()
+        #: Knowledge time of the latest notice published by this process (None before the
+        #: first): a watcher that has seen it has seen every batch committed up to it.
+        self.last_published: datetime | None = None
 
     def publish(self, notice: BatchNotice) -> None:
+        if self.last_published is None or notice.ingested_at > self.last_published:
+            self.last_published = notice.ingested_at
         for queue in list(self._queues):
             if queue.full():
                 self._queues.discard(queue)

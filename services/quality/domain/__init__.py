@@ -17,6 +17,7 @@ Start at `Sentinel` (sentinel.py). Modules, one job each:
     checker, report   one pass of every check; the batch report, verdict and decision
     series            scoring any timestamped numeric series
     history           the HistorySource protocol and an in-memory source
+    warm_history      recent history kept warm from marketdata's ingest notices, fenced
     events, event_store   DataQualityEvent, filters, pages, summary; their DuckDB store
     webhooks, outbox, delivery   signed JSON webhooks through a durable outbox
     evaluation        injected anomalies on real data: precision and recall per kind

@@ -24,9 +24,15 @@ class HistorySource(Protocol):
         frequency: Frequency,
         before: datetime,
         lookback_sessions: int,
+        *,
+        min_ingestion_time: datetime | None = None,
     ) -> pa.Table:
         """Bars (BAR_SCHEMA) of `symbols` strictly before `before`, covering at least the last
-        `lookback_sessions` exchange sessions (more is fine). Unknown symbols have no rows."""
+        `lookback_sessions` exchange sessions (more is fine). Unknown symbols have no rows.
+
+        `min_ingestion_time`, when given, is a fence: the bars reflect at least every batch
+        the store committed up to that knowledge time (a source that always reads the store as
+        it is now meets it by construction)."""
         ...
 
 
@@ -51,10 +57,20 @@ class InMemoryHistory:
         frequency: Frequency,
         before: datetime,
         lookback_sessions: int,
+        *,
+        min_ingestion_time: datetime | None = None,
     ) -> pa.Table:
         self.calls += 1
         before = ensure_utc(before)
-        start = lookback_start(before, lookback_sessions)
+        return self._between(symbols, lookback_start(before, lookback_sessions), before)
+
+    async def read_bars(
+        self, symbols: Sequence[str], frequency: Frequency, start: datetime, end: datetime
+    ) -> pa.Table:
+        """Bars of `symbols` in [start, end) (a BarReader, for a warm window over this table)."""
+        return self._between(symbols, ensure_utc(start), ensure_utc(end))
+
+    def _between(self, symbols: Sequence[str], start: datetime, before: datetime) -> pa.Table:
         bars = self._bars
         mask = pc.and_(
             pc.is_in(bars.column("symbol"), value_set=pa.array(list(symbols), pa.string())),

@@ -145,9 +145,16 @@ class Sentinel:
             elapsed_s=time.perf_counter() - began,
         )
 
-    async def fetch_history(self, bars: pa.Table, frequency: Frequency) -> pa.Table | None:
+    async def fetch_history(
+        self,
+        bars: pa.Table,
+        frequency: Frequency,
+        *,
+        min_ingestion_time: datetime | None = None,
+    ) -> pa.Table | None:
         """The prior bars of the batch's symbols from the HistorySource (one call per distinct
-        first time, so every symbol's history ends right before its first batch bar)."""
+        first time, so every symbol's history ends right before its first batch bar), fenced
+        at `min_ingestion_time` when given (see `HistorySource.history`)."""
         if self.history is None:
             return None
         table = normalize_bars(bars)
@@ -165,7 +172,13 @@ class Sentinel:
         lookback = self.config.lookback_sessions(frequency)
         parts = await asyncio.gather(
             *(
-                self.history.history(sorted(symbols), frequency, before, lookback)
+                self.history.history(
+                    sorted(symbols),
+                    frequency,
+                    before,
+                    lookback,
+                    min_ingestion_time=min_ingestion_time,
+                )
                 for before, symbols in sorted(by_start.items())
             )
         )
@@ -182,16 +195,19 @@ class Sentinel:
         force: bool = False,
         record: bool = True,
         decision: IngestDecision | None = None,
+        min_ingestion_time: datetime | None = None,
     ) -> Inspection:
         """Check a batch with its history from the HistorySource; decide; store the events.
 
         The decision is `decision` when given (CHECKED for a check-only request), else
-        quarantine on a CRITICAL verdict unless `force`, commit otherwise.
+        quarantine on a CRITICAL verdict unless `force`, commit otherwise. The history
+        reflects every batch committed up to `min_ingestion_time` when it is given (the fence
+        marketdata's gate sends).
         """
         if bars.num_rows == 0:
             raise InvalidArgument.for_field("bars", "the batch has no rows")
         table = normalize_bars(bars)
-        history = await self.fetch_history(table, frequency)
+        history = await self.fetch_history(table, frequency, min_ingestion_time=min_ingestion_time)
         report = await asyncio.to_thread(
             self.check_batch, table, history, frequency=frequency, batch_id=batch_id
         )

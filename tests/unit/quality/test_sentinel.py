@@ -32,7 +32,13 @@ class CountingHistory(InMemoryHistory):
         self.requests: list[tuple[tuple[str, ...], datetime, int]] = []
 
     async def history(
-        self, symbols: Sequence[str], frequency: Frequency, before: datetime, lookback_sessions: int
+        self,
+        symbols: Sequence[str],
+        frequency: Frequency,
+        before: datetime,
+        lookback_sessions: int,
+        *,
+        min_ingestion_time: datetime | None = None,
     ) -> pa.Table:
         self.requests.append((tuple(symbols), before, lookback_sessions))
         return await super().history(symbols, frequency, before, lookback_sessions)

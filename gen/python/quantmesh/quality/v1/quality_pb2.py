@@ -28,55 +28,55 @@ from quantmesh.common.v1 import bar_pb2 as quantmesh_dot_common_dot_v1_dot_bar__
 from quantmesh.common.v1 import time_range_pb2 as quantmesh_dot_common_dot_v1_dot_time__range__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"quantmesh/quality/v1/quality.proto\x12\x14quantmesh.quality.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fquantmesh/common/v1/arrow.proto\x1a\x1dquantmesh/common/v1/bar.proto\x1a$quantmesh/common/v1/time_range.proto\"h\n\x06Reason\x12\r\n\x05\x63heck\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x30\n\x08severity\x18\x03 \x01(\x0e\x32\x1e.quantmesh.quality.v1.Severity\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xc2\x01\n\x07\x46inding\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x30\n\x08severity\x18\x04 \x01(\x0e\x32\x1e.quantmesh.quality.v1.Severity\x12\r\n\x05\x63heck\x18\x05 \x01(\t\x12-\n\x07reasons\x18\x06 \x03(\x0b\x32\x1c.quantmesh.quality.v1.Reason\"\xb7\x01\n\x11\x43heckBatchRequest\x12\x31\n\tfrequency\x18\x01 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\x12-\n\x04\x62\x61rs\x18\x02 \x01(\x0b\x32\x1f.quantmesh.common.v1.ArrowFrame\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\"\xec\x01\n\x12\x43heckBatchResponse\x12/\n\x08\x66indings\x18\x01 \x03(\x0b\x32\x1d.quantmesh.quality.v1.Finding\x12\x34\n\x0cmax_severity\x18\x02 \x01(\x0e\x32\x1e.quantmesh.quality.v1.Severity\x12\x35\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32#.quantmesh.quality.v1.BatchDecision\x12\x11\n\tevent_ids\x18\x04 \x03(\t\x12\x14\n\x0crows_checked\x18\x05 \x01(\x03\x12\x0f\n\x07summary\x18\x06 \x01(\t\"F\n\x0bSeriesPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05value\x18\x02 \x01(\x01\"\xb6\x01\n\x0bScoredPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05value\x18\x02 \x01(\x01\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x30\n\x08severity\x18\x04 \x01(\x0e\x32\x1e.quantmesh.quality.v1.Severity\x12-\n\x07reasons\x18\x05 \x03(\x0b\x32\x1c.quantmesh.quality.v1.Reason\"U\n\x12ScoreSeriesRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x06points\x18\x02 \x03(\x0b\x32!.quantmesh.quality.v1.SeriesPoint\"H\n\x13ScoreSeriesResponse\x12\x31\n\x06points\x18\x01 \x03(\x0b\x32!.quantmesh.quality.v1.ScoredPoint\"\xd3\x03\n\x10\x44\x61taQualityEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x63heck\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x01\x12\x30\n\x08severity\x18\x06 \x01(\x0e\x32\x1e.quantmesh.quality.v1.Severity\x12-\n\x07reasons\x18\x07 \x03(\x0b\x32\x1c.quantmesh.quality.v1.Reason\x12\x31\n\x06status\x18\x08 \x01(\x0e\x32!.quantmesh.quality.v1.EventStatus\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10\x61\x63knowledge_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x62\x61tch_id\x18\x0b \x01(\t\x12\x35\n\x08\x64\x65\x63ision\x18\x0c \x01(\x0e\x32#.quantmesh.quality.v1.BatchDecision\x12\x17\n\x0f\x61\x63knowledged_by\x18\r \x01(\t\"\xf6\x01\n\x11ListEventsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05\x63heck\x18\x02 \x01(\t\x12\x34\n\x0cmin_severity\x18\x03 \x01(\x0e\x32\x1e.quantmesh.quality.v1.Severity\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.quantmesh.quality.v1.EventStatus\x12\x32\n\ntime_range\x18\x05 \x01(\x0b\x32\x1e.quantmesh.common.v1.TimeRange\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"e\n\x12ListEventsResponse\x12\x36\n\x06\x65vents\x18\x01 \x03(\x0b\x32&.quantmesh.quality.v1.DataQualityEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"a\n\x18GetQualitySummaryRequest\x12.\n\x06window\x18\x01 \x01(\x0b\x32\x1e.quantmesh.common.v1.TimeRange\x12\x15\n\rlatest_alerts\x18\x02 \x01(\x05\"#\n\x05\x43ount\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xcd\x02\n\x19GetQualitySummaryResponse\x12\x14\n\x0ctotal_events\x18\x01 \x01(\x03\x12\x13\n\x0bopen_events\x18\x02 \x01(\x03\x12\x30\n\x0b\x62y_severity\x18\x03 \x03(\x0b\x32\x1b.quantmesh.quality.v1.Count\x12-\n\x08\x62y_check\x18\x04 \x03(\x0b\x32\x1b.quantmesh.quality.v1.Count\x12.\n\tby_symbol\x18\x05 \x03(\x0b\x32\x1b.quantmesh.quality.v1.Count\x12=\n\rlatest_alerts\x18\x06 \x03(\x0b\x32&.quantmesh.quality.v1.DataQualityEvent\x12\x1b\n\x13quarantined_batches\x18\x07 \x01(\x03\x12\x18\n\x10pending_webhooks\x18\x08 \x01(\x03\">\n\x17\x41\x63knowledgeEventRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x63knowledged_by\x18\x02 \x01(\t\"Q\n\x18\x41\x63knowledgeEventResponse\x12\x35\n\x05\x65vent\x18\x01 \x01(\x0b\x32&.quantmesh.quality.v1.DataQualityEvent\"X\n\x12RefitModelsRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x31\n\tfrequency\x18\x02 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\"7\n\x13RefitModelsResponse\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x0f\n\x07skipped\x18\x02 \x03(\t*u\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x10\n\x0cSEVERITY_LOW\x10\x01\x12\x13\n\x0fSEVERITY_MEDIUM\x10\x02\x12\x11\n\rSEVERITY_HIGH\x10\x03\x12\x15\n\x11SEVERITY_CRITICAL\x10\x04*\xa7\x01\n\rBatchDecision\x12\x1e\n\x1a\x42\x41TCH_DECISION_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42\x41TCH_DECISION_COMMIT\x10\x01\x12\x1d\n\x19\x42\x41TCH_DECISION_QUARANTINE\x10\x02\x12 \n\x1c\x42\x41TCH_DECISION_COMMIT_FORCED\x10\x03\x12\x1a\n\x16\x42\x41TCH_DECISION_DRY_RUN\x10\x04*a\n\x0b\x45ventStatus\x12\x1c\n\x18\x45VENT_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45VENT_STATUS_OPEN\x10\x01\x12\x1d\n\x19\x45VENT_STATUS_ACKNOWLEDGED\x10\x02\x32\x83\x05\n\x0eQualityService\x12_\n\nCheckBatch\x12\'.quantmesh.quality.v1.CheckBatchRequest\x1a(.quantmesh.quality.v1.CheckBatchResponse\x12\x62\n\x0bScoreSeries\x12(.quantmesh.quality.v1.ScoreSeriesRequest\x1a).quantmesh.quality.v1.ScoreSeriesResponse\x12_\n\nListEvents\x12\'.quantmesh.quality.v1.ListEventsRequest\x1a(.quantmesh.quality.v1.ListEventsResponse\x12t\n\x11GetQualitySummary\x12..quantmesh.quality.v1.GetQualitySummaryRequest\x1a/.quantmesh.quality.v1.GetQualitySummaryResponse\x12q\n\x10\x41\x63knowledgeEvent\x12-.quantmesh.quality.v1.AcknowledgeEventRequest\x1a..quantmesh.quality.v1.AcknowledgeEventResponse\x12\x62\n\x0bRefitModels\x12(.quantmesh.quality.v1.RefitModelsRequest\x1a).quantmesh.quality.v1.RefitModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"quantmesh/quality/v1/quality.proto\x12\x14quantmesh.quality.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fquantmesh/common/v1/arrow.proto\x1a\x1dquantmesh/common/v1/bar.proto\x1a$quantmesh/common/v1/time_range.proto\"h\n\x06Reason\x12\r\n\x05\x63heck\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x30\n\x08severity\x18\x03 \x01(\x0e\x32\x1e.quantmesh.quality.v1.Severity\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xc2\x01\n\x07\x46inding\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x30\n\x08severity\x18\x04 \x01(\x0e\x32\x1e.quantmesh.quality.v1.Severity\x12\r\n\x05\x63heck\x18\x05 \x01(\t\x12-\n\x07reasons\x18\x06 \x03(\x0b\x32\x1c.quantmesh.quality.v1.Reason\"\xef\x01\n\x11\x43heckBatchRequest\x12\x31\n\tfrequency\x18\x01 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\x12-\n\x04\x62\x61rs\x18\x02 \x01(\x0b\x32\x1f.quantmesh.common.v1.ArrowFrame\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\r\n\x05\x66orce\x18\x05 \x01(\x08\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\x12\x36\n\x12min_ingestion_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xec\x01\n\x12\x43heckBatchResponse\x12/\n\x08\x66indings\x18\x01 \x03(\x0b\x32\x1d.quantmesh.quality.v1.Finding\x12\x34\n\x0cmax_severity\x18\x02 \x01(\x0e\x32\x1e.quantmesh.quality.v1.Severity\x12\x35\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32#.quantmesh.quality.v1.BatchDecision\x12\x11\n\tevent_ids\x18\x04 \x03(\t\x12\x14\n\x0crows_checked\x18\x05 \x01(\x03\x12\x0f\n\x07summary\x18\x06 \x01(\t\"F\n\x0bSeriesPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05value\x18\x02 \x01(\x01\"\xb6\x01\n\x0bScoredPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05value\x18\x02 \x01(\x01\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x30\n\x08severity\x18\x04 \x01(\x0e\x32\x1e.quantmesh.quality.v1.Severity\x12-\n\x07reasons\x18\x05 \x03(\x0b\x32\x1c.quantmesh.quality.v1.Reason\"U\n\x12ScoreSeriesRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x06points\x18\x02 \x03(\x0b\x32!.quantmesh.quality.v1.SeriesPoint\"H\n\x13ScoreSeriesResponse\x12\x31\n\x06points\x18\x01 \x03(\x0b\x32!.quantmesh.quality.v1.ScoredPoint\"\xd3\x03\n\x10\x44\x61taQualityEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x63heck\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x01\x12\x30\n\x08severity\x18\x06 \x01(\x0e\x32\x1e.quantmesh.quality.v1.Severity\x12-\n\x07reasons\x18\x07 \x03(\x0b\x32\x1c.quantmesh.quality.v1.Reason\x12\x31\n\x06status\x18\x08 \x01(\x0e\x32!.quantmesh.quality.v1.EventStatus\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10\x61\x63knowledge_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x62\x61tch_id\x18\x0b \x01(\t\x12\x35\n\x08\x64\x65\x63ision\x18\x0c \x01(\x0e\x32#.quantmesh.quality.v1.BatchDecision\x12\x17\n\x0f\x61\x63knowledged_by\x18\r \x01(\t\"\xf6\x01\n\x11ListEventsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05\x63heck\x18\x02 \x01(\t\x12\x34\n\x0cmin_severity\x18\x03 \x01(\x0e\x32\x1e.quantmesh.quality.v1.Severity\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.quantmesh.quality.v1.EventStatus\x12\x32\n\ntime_range\x18\x05 \x01(\x0b\x32\x1e.quantmesh.common.v1.TimeRange\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"e\n\x12ListEventsResponse\x12\x36\n\x06\x65vents\x18\x01 \x03(\x0b\x32&.quantmesh.quality.v1.DataQualityEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"a\n\x18GetQualitySummaryRequest\x12.\n\x06window\x18\x01 \x01(\x0b\x32\x1e.quantmesh.common.v1.TimeRange\x12\x15\n\rlatest_alerts\x18\x02 \x01(\x05\"#\n\x05\x43ount\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xcd\x02\n\x19GetQualitySummaryResponse\x12\x14\n\x0ctotal_events\x18\x01 \x01(\x03\x12\x13\n\x0bopen_events\x18\x02 \x01(\x03\x12\x30\n\x0b\x62y_severity\x18\x03 \x03(\x0b\x32\x1b.quantmesh.quality.v1.Count\x12-\n\x08\x62y_check\x18\x04 \x03(\x0b\x32\x1b.quantmesh.quality.v1.Count\x12.\n\tby_symbol\x18\x05 \x03(\x0b\x32\x1b.quantmesh.quality.v1.Count\x12=\n\rlatest_alerts\x18\x06 \x03(\x0b\x32&.quantmesh.quality.v1.DataQualityEvent\x12\x1b\n\x13quarantined_batches\x18\x07 \x01(\x03\x12\x18\n\x10pending_webhooks\x18\x08 \x01(\x03\">\n\x17\x41\x63knowledgeEventRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x63knowledged_by\x18\x02 \x01(\t\"Q\n\x18\x41\x63knowledgeEventResponse\x12\x35\n\x05\x65vent\x18\x01 \x01(\x0b\x32&.quantmesh.quality.v1.DataQualityEvent\"X\n\x12RefitModelsRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x31\n\tfrequency\x18\x02 \x01(\x0e\x32\x1e.quantmesh.common.v1.Frequency\"7\n\x13RefitModelsResponse\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x0f\n\x07skipped\x18\x02 \x03(\t*u\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x10\n\x0cSEVERITY_LOW\x10\x01\x12\x13\n\x0fSEVERITY_MEDIUM\x10\x02\x12\x11\n\rSEVERITY_HIGH\x10\x03\x12\x15\n\x11SEVERITY_CRITICAL\x10\x04*\xa7\x01\n\rBatchDecision\x12\x1e\n\x1a\x42\x41TCH_DECISION_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42\x41TCH_DECISION_COMMIT\x10\x01\x12\x1d\n\x19\x42\x41TCH_DECISION_QUARANTINE\x10\x02\x12 \n\x1c\x42\x41TCH_DECISION_COMMIT_FORCED\x10\x03\x12\x1a\n\x16\x42\x41TCH_DECISION_DRY_RUN\x10\x04*a\n\x0b\x45ventStatus\x12\x1c\n\x18\x45VENT_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45VENT_STATUS_OPEN\x10\x01\x12\x1d\n\x19\x45VENT_STATUS_ACKNOWLEDGED\x10\x02\x32\x83\x05\n\x0eQualityService\x12_\n\nCheckBatch\x12\'.quantmesh.quality.v1.CheckBatchRequest\x1a(.quantmesh.quality.v1.CheckBatchResponse\x12\x62\n\x0bScoreSeries\x12(.quantmesh.quality.v1.ScoreSeriesRequest\x1a).quantmesh.quality.v1.ScoreSeriesResponse\x12_\n\nListEvents\x12\'.quantmesh.quality.v1.ListEventsRequest\x1a(.quantmesh.quality.v1.ListEventsResponse\x12t\n\x11GetQualitySummary\x12..quantmesh.quality.v1.GetQualitySummaryRequest\x1a/.quantmesh.quality.v1.GetQualitySummaryResponse\x12q\n\x10\x41\x63knowledgeEvent\x12-.quantmesh.quality.v1.AcknowledgeEventRequest\x1a..quantmesh.quality.v1.AcknowledgeEventResponse\x12\x62\n\x0bRefitModels\x12(.quantmesh.quality.v1.RefitModelsRequest\x1a).quantmesh.quality.v1.RefitModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quantmesh.quality.v1.quality_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEVERITY']._serialized_start=2929
-  _globals['_SEVERITY']._serialized_end=3046
-  _globals['_BATCHDECISION']._serialized_start=3049
-  _globals['_BATCHDECISION']._serialized_end=3216
-  _globals['_EVENTSTATUS']._serialized_start=3218
-  _globals['_EVENTSTATUS']._serialized_end=3315
+  _globals['_SEVERITY']._serialized_start=2985
+  _globals['_SEVERITY']._serialized_end=3102
+  _globals['_BATCHDECISION']._serialized_start=3105
+  _globals['_BATCHDECISION']._serialized_end=3272
+  _globals['_EVENTSTATUS']._serialized_start=3274
+  _globals['_EVENTSTATUS']._serialized_end=3371
   _globals['_REASON']._serialized_start=195
   _globals['_REASON']._serialized_end=299
   _globals['_FINDING']._serialized_start=302
   _globals['_FINDING']._serialized_end=496
   _globals['_CHECKBATCHREQUEST']._serialized_start=499
-  _globals['_CHECKBATCHREQUEST']._serialized_end=682
-  _globals['_CHECKBATCHRESPONSE']._serialized_start=685
-  _globals['_CHECKBATCHRESPONSE']._serialized_end=921
-  _globals['_SERIESPOINT']._serialized_start=923
-  _globals['_SERIESPOINT']._serialized_end=993
-  _globals['_SCOREDPOINT']._serialized_start=996
-  _globals['_SCOREDPOINT']._serialized_end=1178
-  _globals['_SCORESERIESREQUEST']._serialized_start=1180
-  _globals['_SCORESERIESREQUEST']._serialized_end=1265
-  _globals['_SCORESERIESRESPONSE']._serialized_start=1267
-  _globals['_SCORESERIESRESPONSE']._serialized_end=1339
-  _globals['_DATAQUALITYEVENT']._serialized_start=1342
-  _globals['_DATAQUALITYEVENT']._serialized_end=1809
-  _globals['_LISTEVENTSREQUEST']._serialized_start=1812
-  _globals['_LISTEVENTSREQUEST']._serialized_end=2058
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=2060
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=2161
-  _globals['_GETQUALITYSUMMARYREQUEST']._serialized_start=2163
-  _globals['_GETQUALITYSUMMARYREQUEST']._serialized_end=2260
-  _globals['_COUNT']._serialized_start=2262
-  _globals['_COUNT']._serialized_end=2297
-  _globals['_GETQUALITYSUMMARYRESPONSE']._serialized_start=2300
-  _globals['_GETQUALITYSUMMARYRESPONSE']._serialized_end=2633
-  _globals['_ACKNOWLEDGEEVENTREQUEST']._serialized_start=2635
-  _globals['_ACKNOWLEDGEEVENTREQUEST']._serialized_end=2697
-  _globals['_ACKNOWLEDGEEVENTRESPONSE']._serialized_start=2699
-  _globals['_ACKNOWLEDGEEVENTRESPONSE']._serialized_end=2780
-  _globals['_REFITMODELSREQUEST']._serialized_start=2782
-  _globals['_REFITMODELSREQUEST']._serialized_end=2870
-  _globals['_REFITMODELSRESPONSE']._serialized_start=2872
-  _globals['_REFITMODELSRESPONSE']._serialized_end=2927
-  _globals['_QUALITYSERVICE']._serialized_start=3318
-  _globals['_QUALITYSERVICE']._serialized_end=3961
+  _globals['_CHECKBATCHREQUEST']._serialized_end=738
+  _globals['_CHECKBATCHRESPONSE']._serialized_start=741
+  _globals['_CHECKBATCHRESPONSE']._serialized_end=977
+  _globals['_SERIESPOINT']._serialized_start=979
+  _globals['_SERIESPOINT']._serialized_end=1049
+  _globals['_SCOREDPOINT']._serialized_start=1052
+  _globals['_SCOREDPOINT']._serialized_end=1234
+  _globals['_SCORESERIESREQUEST']._serialized_start=1236
+  _globals['_SCORESERIESREQUEST']._serialized_end=1321
+  _globals['_SCORESERIESRESPONSE']._serialized_start=1323
+  _globals['_SCORESERIESRESPONSE']._serialized_end=1395
+  _globals['_DATAQUALITYEVENT']._serialized_start=1398
+  _globals['_DATAQUALITYEVENT']._serialized_end=1865
+  _globals['_LISTEVENTSREQUEST']._serialized_start=1868
+  _globals['_LISTEVENTSREQUEST']._serialized_end=2114
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=2116
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=2217
+  _globals['_GETQUALITYSUMMARYREQUEST']._serialized_start=2219
+  _globals['_GETQUALITYSUMMARYREQUEST']._serialized_end=2316
+  _globals['_COUNT']._serialized_start=2318
+  _globals['_COUNT']._serialized_end=2353
+  _globals['_GETQUALITYSUMMARYRESPONSE']._serialized_start=2356
+  _globals['_GETQUALITYSUMMARYRESPONSE']._serialized_end=2689
+  _globals['_ACKNOWLEDGEEVENTREQUEST']._serialized_start=2691
+  _globals['_ACKNOWLEDGEEVENTREQUEST']._serialized_end=2753
+  _globals['_ACKNOWLEDGEEVENTRESPONSE']._serialized_start=2755
+  _globals['_ACKNOWLEDGEEVENTRESPONSE']._serialized_end=2836
+  _globals['_REFITMODELSREQUEST']._serialized_start=2838
+  _globals['_REFITMODELSREQUEST']._serialized_end=2926
+  _globals['_REFITMODELSRESPONSE']._serialized_start=2928
+  _globals['_REFITMODELSRESPONSE']._serialized_end=2983
+  _globals['_QUALITYSERVICE']._serialized_start=3374
+  _globals['_QUALITYSERVICE']._serialized_end=4017
 # @@protoc_insertion_point(module_scope)

@@ -77,20 +77,22 @@ class Finding(_message.Message):
     def __init__(self, symbol: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., score: _Optional[float] = ..., severity: _Optional[_Union[Severity, str]] = ..., check: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ...) -> None: ...
 
 class CheckBatchRequest(_message.Message):
-    __slots__ = ("frequency", "bars", "batch_id", "source", "force", "dry_run")
+    __slots__ = ("frequency", "bars", "batch_id", "source", "force", "dry_run", "min_ingestion_time")
     FREQUENCY_FIELD_NUMBER: _ClassVar[int]
     BARS_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    MIN_INGESTION_TIME_FIELD_NUMBER: _ClassVar[int]
     frequency: _bar_pb2.Frequency
     bars: _arrow_pb2.ArrowFrame
     batch_id: str
     source: str
     force: bool
     dry_run: bool
-    def __init__(self, frequency: _Optional[_Union[_bar_pb2.Frequency, str]] = ..., bars: _Optional[_Union[_arrow_pb2.ArrowFrame, _Mapping]] = ..., batch_id: _Optional[str] = ..., source: _Optional[str] = ..., force: _Optional[bool] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+    min_ingestion_time: _timestamp_pb2.Timestamp
+    def __init__(self, frequency: _Optional[_Union[_bar_pb2.Frequency, str]] = ..., bars: _Optional[_Union[_arrow_pb2.ArrowFrame, _Mapping]] = ..., batch_id: _Optional[str] = ..., source: _Optional[str] = ..., force: _Optional[bool] = ..., dry_run: _Optional[bool] = ..., min_ingestion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CheckBatchResponse(_message.Message):
     __slots__ = ("findings", "max_severity", "decision", "event_ids", "rows_checked", "summary")
