@@ -131,14 +131,13 @@ class Features:
         bars = self.bars.read(list(found.symbols), found.frequency, since, end, None)
         if bars.num_rows == 0:
             return found, _empty(found, features)
-        values = compute_features(self.bars._cursor(), bars, found.definition)
+        # Only the rows from `start` on: the stages read the warm-up only as far as they need,
+        # through statements prepared on the compute cursor.
+        with self.store.compute_cursor() as cursor:
+            values = compute_features(cursor, bars, found.definition, since=start)
         wanted = {s.strip().upper() for s in symbols}
-        keep = pc.is_in(values.column("symbol"), pa.array(sorted(wanted))) if wanted else None
-        if start is not None:
-            after = pc.greater_equal(values.column("time"), pa.scalar(start, TIME_TYPE))
-            keep = after if keep is None else pc.and_(keep, after)
-        if keep is not None:
-            values = values.filter(keep)
+        if wanted:
+            values = values.filter(pc.is_in(values.column("symbol"), pa.array(sorted(wanted))))
         if features is not None:
             values = values.select(["symbol", "time", *features])
         return found, values

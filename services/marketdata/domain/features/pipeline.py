@@ -11,19 +11,33 @@ for row and are put side by side without a join:
 
 NaN and ±inf become NULL. Every feature at (symbol, t) reads only that symbol's bars up to t,
 and a rank reads only the values of the symbols at t: nothing after t.
+
+Live reads (`since`: only the rows from a time on are wanted, the bars before are warm-up) do
+less work for the same values: TA-Lib still reads every bar (its smoothings need the long
+warm-up), but the window stage reads only each symbol's `window_lookback` bars before its first
+wanted row (every bar its frames reach, and `rn` stays past every warm-up), and the rank stage
+only the wanted rows (a rank at t reads only values at t). Both queries run as statements
+prepared once per cursor (`PreparedQueries`), which spares parsing, binding and planning them
+at each call.
 """
 
 from __future__ import annotations
 
+import functools
+from datetime import datetime
+
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from services.marketdata.domain.features.catalog import Engine, engine_of
 from services.marketdata.domain.features.definition import FeatureSpec, FeatureViewDefinition
+from services.marketdata.domain.features.prepared import PreparedQueries
 from services.marketdata.domain.features.schemas import conform, feature_schema
 from services.marketdata.domain.features.sql_kinds import BASE_COLUMNS, SQL_KINDS
 from services.marketdata.domain.features.talib_kinds import TALIB_KINDS, Series
+from services.runtime.time_convert import ensure_utc
 
 INPUT_COLUMNS = ("symbol", "time", "open", "high", "low", "close", "volume")
 _PRICES = INPUT_COLUMNS[2:]
@@ -104,6 +118,13 @@ def window_query(definition: FeatureViewDefinition, source: str) -> str:
     """
 
 
+def window_lookback(definition: FeatureViewDefinition) -> int:
+    """How many bars before a row the window stage reads for that row's values."""
+    return max(
+        (SQL_KINDS[s.kind].lookback(s.params) for s in _specs(definition, Engine.SQL)), default=0
+    )
+
+
 def rank_query(definition: FeatureViewDefinition, source: str) -> str:
     """DuckDB query of the cross-sectional ranks over relation `source` (symbol, time and the
     ranked features), ordered by symbol then time."""
@@ -143,35 +164,81 @@ def _aligned(stage: pa.Table, bars: pa.Table, what: str) -> pa.Table:
     return stage
 
 
+_PREPARED = PreparedQueries()
+
+
+def _window_input(
+    ordered: pa.Table, wanted: np.ndarray, lookback: int
+) -> tuple[pa.Table, np.ndarray]:
+    """The rows of `ordered` the window stage needs for the `wanted` ones (a suffix of each
+    symbol's rows): each symbol's wanted rows and the `lookback` rows before them, none of a
+    symbol without wanted rows. Also which of those rows are wanted."""
+    parts: list[np.ndarray] = []
+    for start, stop in symbol_runs(ordered):
+        first = start + int(np.argmax(wanted[start:stop])) if wanted[start:stop].any() else stop
+        if first < stop:
+            parts.append(np.arange(max(start, first - lookback), stop))
+    rows = np.concatenate(parts) if parts else np.array([], dtype=np.int64)
+    return ordered.take(rows), wanted[rows]
+
+
+def _wanted_rows(ordered: pa.Table, since: datetime) -> np.ndarray:
+    """Per row of `ordered`, whether its time is at or after `since`."""
+    at = pa.scalar(ensure_utc(since).replace(tzinfo=None), pa.timestamp("us"))
+    mask: np.ndarray = pc.greater_equal(ordered.column("time"), at).to_numpy(zero_copy_only=False)
+    return mask
+
+
 def compute_features(
-    cursor: duckdb.DuckDBPyConnection, bars: pa.Table, definition: FeatureViewDefinition
+    cursor: duckdb.DuckDBPyConnection,
+    bars: pa.Table,
+    definition: FeatureViewDefinition,
+    since: datetime | None = None,
 ) -> pa.Table:
     """The features of `definition` for every bar of `bars` (bar-table columns), ordered by
-    symbol then time: symbol, time (UTC), one float64 column per feature, in view order."""
+    symbol then time: symbol, time (UTC), one float64 column per feature, in view order.
+
+    With `since`, only the rows at or after it: the bars before are warm-up, read only as far
+    as each stage needs them. The values are those of the rows computed without `since`."""
     ordered = sorted_bars(bars)
-    columns: dict[str, pa.Array | pa.ChunkedArray] = dict(talib_columns(ordered, definition))
-    if _specs(definition, Engine.SQL):
-        windows = _aligned(
-            _run(cursor, window_query(definition, _BARS_VIEW), _BARS_VIEW, ordered),
-            ordered,
-            "window",
-        )
-        columns |= {s.name: windows.column(s.name) for s in _specs(definition, Engine.SQL)}
+    talib = talib_columns(ordered, definition)
+    sql_specs = _specs(definition, Engine.SQL)
+    if since is None:
+        out = ordered
+        columns: dict[str, pa.Array | pa.ChunkedArray] = dict(talib)
+        if sql_specs:
+            windows = _run(cursor, window_query(definition, _BARS_VIEW), _BARS_VIEW, ordered)
+    else:
+        wanted = _wanted_rows(ordered, since)
+        keep = pa.array(wanted, pa.bool_())
+        out = ordered.filter(keep)
+        columns = {name: values.filter(keep) for name, values in talib.items()}
+        if sql_specs:
+            source, kept = _window_input(ordered, wanted, window_lookback(definition))
+            windows = _PREPARED.run(
+                cursor, functools.partial(window_query, definition), source, "feature_windows"
+            )
+            windows = windows.filter(pa.array(kept, pa.bool_()))
+    if sql_specs:
+        windows = _aligned(windows, out, "window")
+        columns |= {s.name: windows.column(s.name) for s in sql_specs}
     ranks = _specs(definition, Engine.RANK)
     if ranks:
         sources = sorted({str(s.params["source"]) for s in ranks})
         ranked_input = pa.table(
-            {"symbol": ordered.column("symbol"), "time": ordered.column("time")}
+            {"symbol": out.column("symbol"), "time": out.column("time")}
             | {name: columns[name] for name in sources}
         )
-        ranked = _aligned(
-            _run(cursor, rank_query(definition, _VALUES_VIEW), _VALUES_VIEW, ranked_input),
-            ordered,
-            "rank",
-        )
+        if since is None:
+            ranked = _run(cursor, rank_query(definition, _VALUES_VIEW), _VALUES_VIEW, ranked_input)
+        else:
+            ranked = _PREPARED.run(
+                cursor, functools.partial(rank_query, definition), ranked_input, "feature_ranks"
+            )
+        ranked = _aligned(ranked, out, "rank")
         columns |= {s.name: ranked.column(s.name) for s in ranks}
     table = pa.table(
-        {"symbol": ordered.column("symbol"), "time": ordered.column("time")}
+        {"symbol": out.column("symbol"), "time": out.column("time")}
         | {name: columns[name] for name in definition.feature_names}
     )
     return conform(table, feature_schema(definition.feature_names))
