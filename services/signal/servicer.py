@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 import pyarrow as pa
@@ -24,8 +25,11 @@ from services.signal import codec
 from services.signal.domain.registry import ModelVersionInfo
 from services.signal.domain.scoring import ScoringModel
 from services.signal.domain.service import Signals
+from services.signal.domain.signal_log import SignalBatch
 
 OPERATION_KIND = "train_model"
+#: Signal batches whose message is kept for the next subscribers to receive them.
+BATCH_MESSAGES = 64
 
 
 def _annotate(model: ScoringModel | ModelVersionInfo) -> None:
@@ -45,6 +49,10 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
         self._domain = domain
         self._operations = operations
         self._infos: dict[tuple[str, int], pb.ModelInfo] = {}
+        # id(batch) -> (batch, its message): a batch fanned out to many subscribers is the same
+        # object for each (per symbol filter), so its message is built once, not once per
+        # subscriber. Holding the batch keeps its id from being reused while the entry lives.
+        self._batches: OrderedDict[int, tuple[SignalBatch, pb.SignalBatch]] = OrderedDict()
 
     async def TrainModel(
         self, request: pb.TrainModelRequest, context: aio.ServicerContext
@@ -169,6 +177,23 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
             previous_version=promotion.previous_version or 0,
         )
 
+    def _batch_message(self, batch: SignalBatch) -> pb.SignalBatch:
+        """The SignalBatch message of a logged batch, built once per batch object."""
+        entry = self._batches.get(id(batch))
+        if entry is not None and entry[0] is batch:
+            return entry[1]
+        message = pb.SignalBatch(
+            bar_time=to_timestamp(batch.bar_time),
+            signals=[pb.Signal(symbol=s.symbol, score=s.score) for s in batch.signals],
+            model_name=batch.stream.partition("@")[0],
+            model_version=batch.model_version,
+            feature_version=batch.feature_view_version,
+        )
+        self._batches[id(batch)] = (batch, message)
+        while len(self._batches) > BATCH_MESSAGES:
+            self._batches.popitem(last=False)
+        return message
+
     async def SubscribeSignals(
         self, request: pb.SubscribeSignalsRequest, context: aio.ServicerContext
     ) -> AsyncIterator[pb.SubscribeSignalsResponse]:
@@ -189,15 +214,8 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
                         heartbeat=pb.Heartbeat(time=to_timestamp(utc_now())),
                     )
                     continue
-                batch = message.batch
-                yield pb.SubscribeSignalsResponse(
-                    sequence=message.stream_sequence,
-                    cursor=message.log_sequence,
-                    signals=pb.SignalBatch(
-                        bar_time=to_timestamp(batch.bar_time),
-                        signals=[pb.Signal(symbol=s.symbol, score=s.score) for s in batch.signals],
-                        model_name=batch.stream.partition("@")[0],
-                        model_version=batch.model_version,
-                        feature_version=batch.feature_view_version,
-                    ),
+                response = pb.SubscribeSignalsResponse(
+                    sequence=message.stream_sequence, cursor=message.log_sequence
                 )
+                response.signals.CopyFrom(self._batch_message(message.batch))
+                yield response

@@ -2,7 +2,8 @@
 
 The followed streams (`name@alias`, added on first subscription) are scored on every ingest,
 also while nobody listens; the watermark is the knowledge time of the last ingest batch scored,
-from which the scorer resumes after a restart.
+from which the scorer resumes after a restart. The list of streams is kept in memory once read
+(this object is the only writer of its table), so scoring an ingest does not query it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class FollowState:
         self._db = connection.cursor()
         self._db.execute(_SCHEMA)
         self._lock = threading.Lock()
+        self._streams: list[str] | None = None
 
     def add_stream(self, stream: str) -> None:
         with self._lock:
@@ -36,13 +38,23 @@ class FollowState:
                 "INSERT INTO followed_streams VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [stream, datetime.now(UTC).replace(tzinfo=None)],
             )
+            if self._streams is not None and stream not in self._streams:
+                self._streams = sorted([*self._streams, stream])
 
     def streams(self) -> list[str]:
+        """The followed streams, in name order."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT stream FROM followed_streams ORDER BY stream"
-            ).fetchall()
-        return [r[0] for r in rows]
+            if self._streams is None:
+                rows = self._db.execute(
+                    "SELECT stream FROM followed_streams ORDER BY stream"
+                ).fetchall()
+                self._streams = [r[0] for r in rows]
+            return list(self._streams)
+
+    def known_streams(self) -> list[str] | None:
+        """`streams()` when already in memory (no I/O), else None."""
+        with self._lock:
+            return None if self._streams is None else list(self._streams)
 
     def watermark(self) -> datetime | None:
         with self._lock:

@@ -386,13 +386,24 @@ class Signals:
     async def score_notice(self, notice: BatchNotice) -> int:
         """Score the bars of one committed batch for every followed stream; batches published."""
         published = 0
-        for key in await asyncio.to_thread(self.follow.streams):
+        streams = self.follow.known_streams()
+        if streams is None:
+            streams = await asyncio.to_thread(self.follow.streams)
+        due: list[ModelRef] = []
+        for key in streams:
             ref = ModelRef.parse(key)
-            try:
-                model = await self.resolver.aget(ref)
-            except NotFound as exc:
-                log.warning("not scoring stream %s: %s", key, exc.message)
-                continue
+            # An alias due for a refresh is scored with the version it resolved to last (as
+            # `aget` would answer) and refreshed once the batches are out: the registry query
+            # holds the GIL for tens of ms, which would delay the live features and scores.
+            model = self.resolver.without_refresh(ref)
+            if model is not None:
+                due.append(ref)
+            else:
+                try:
+                    model = await self.resolver.aget(ref)
+                except NotFound as exc:
+                    log.warning("not scoring stream %s: %s", key, exc.message)
+                    continue
             if notice.first_time is None:
                 continue
             view, computed = await self.features.read_features(
@@ -410,6 +421,11 @@ class Signals:
             batches = await self.hub.publish_scores(ref, model, scores)
             published += len(batches)
         await asyncio.to_thread(self.follow.set_watermark, notice.ingested_at)
+        for ref in due:  # the signals are on their way: start the refreshes that are due
+            try:
+                await self.resolver.aget(ref)
+            except QuantmeshError as exc:  # served from memory above; retried on the next call
+                log.warning("refreshing %s failed: %s", ref, exc.message)
         return published
 
     async def follow_ingests(self, heartbeat_s: float = 5.0, retry_s: float = 1.0) -> None:

@@ -8,7 +8,7 @@ If the registry is unreachable when an alias is due for a refresh, the last reso
 keeps serving (a NotFound, e.g. a removed alias, is not masked).
 
 `get` blocks on the registry when it has to; `aget` answers from the cache on the event loop and
-only goes to a worker thread on a miss.
+only goes to a worker thread on a miss; `without_refresh` answers from memory only.
 """
 
 from __future__ import annotations
@@ -87,6 +87,15 @@ class ModelResolver:
                 task.add_done_callback(lambda done: self._refreshed(key, done))
             return stale
         return await asyncio.to_thread(self.get, ref)
+
+    def without_refresh(self, ref: ModelRef) -> ScoringModel | None:
+        """What `aget` would answer from memory (fresh, or an alias's last resolution however
+        old), without starting a refresh; None when only the registry can answer.
+
+        For work that must not share the CPU with a registry query (live scoring): it calls
+        `aget` afterwards, which starts the refresh that is due."""
+        cached = self.cached(ref)
+        return cached if cached is not None else self._stale(ref)
 
     def _stale(self, ref: ModelRef) -> ScoringModel | None:
         """The model an alias last resolved to, however old (None when never resolved)."""

@@ -150,3 +150,25 @@ async def test_aget_answers_cache_hits_on_the_loop(source: Registry) -> None:
     assert all(m is first for m in again) and source.resolves == calls
     assert resolver.cached(ModelRef("m", alias="challenger")) is None
     assert first.feature_view == VIEW
+
+
+async def test_without_refresh_answers_from_memory_and_leaves_the_refresh_to_aget(
+    source: Registry,
+) -> None:
+    now = [100.0]
+    resolver = ModelResolver(source, alias_ttl_s=2.0, clock=lambda: now[0])
+    ref = ModelRef("m", alias="champion")
+    assert resolver.without_refresh(ref) is None  # never resolved: only the registry knows
+    first = await resolver.aget(ref)
+    assert resolver.without_refresh(ref) is first
+    source.aliases["champion"] = 2
+    now[0] += 5.0  # the alias is due for a refresh
+    assert resolver.without_refresh(ref) is first
+    await asyncio.sleep(0.05)
+    assert source.resolves == 1 and not resolver._refreshing  # nothing started
+    assert await resolver.aget(ref) is first  # stale while the refresh runs
+    for _ in range(100):
+        if resolver.cached(ref) is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert source.resolves == 2 and resolver.without_refresh(ref).version == 2  # type: ignore[union-attr]
