@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from dataclasses import replace
 
@@ -49,6 +50,12 @@ async def up(args: argparse.Namespace, settings: RuntimeSettings) -> int:
     )
     server = registry.build_server(args.service, settings)
     await server.start()
+    # What start-up built (modules, stores, loaded models) lives as long as this process: move it
+    # out of the collector's generations, so that full collections walk only what came after.
+    # Measured in bench/signal_serving.py: full collections during serving took 113-132 ms
+    # instead of 177-237 ms, pauses that land on whichever calls are in flight.
+    gc.collect()
+    gc.freeze()
     server.stop_on_signals()
     await server.wait()
     return 0
