@@ -50,6 +50,9 @@ def is_open_method(method: str) -> bool:
 class BehaviourInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
     """Base: wraps every handler's behaviour with `around_unary` / `around_stream`."""
 
+    #: Whether unary-response calls are wrapped too (a layer costs every call a little).
+    wraps_unary = True
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -57,6 +60,8 @@ class BehaviourInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         if handler is None or not self.applies_to(details.method):
+            return handler
+        if not handler.response_streaming and not self.wraps_unary:
             return handler
         method = details.method
         metadata = dict(details.invocation_metadata or ())
@@ -248,6 +253,8 @@ class DrainInterceptor(BehaviourInterceptor):
 
     Clients read UNAVAILABLE as "reconnect (to another instance) and resume".
     """
+
+    wraps_unary = False
 
     def __init__(self, closing: asyncio.Event) -> None:
         self._closing = closing
