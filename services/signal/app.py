@@ -106,6 +106,7 @@ class SignalService:
         cards = ModelCardStore(self._mongo.database)
         await cards.start()
         registry = self.registry()
+        await asyncio.to_thread(registry.load_client_code)
         log = SignalLog(connection.cursor())
         self.domain = Signals(
             registry,

@@ -238,6 +238,17 @@ class ModelRegistry:
             feature_view=info.feature_view,
         )
 
+    @staticmethod
+    def load_client_code() -> None:
+        """Import MLflow's client and SQL store code now rather than at the first training: a
+        service calls this at start-up, so those long-lived module objects (about 230k) exist
+        before the process freezes its start-up objects away from the garbage collector."""
+        import mlflow.store.model_registry.sqlalchemy_store
+        import mlflow.store.tracking.sqlalchemy_store
+        from mlflow import MlflowClient
+
+        del MlflowClient, mlflow
+
     def _connect(self) -> Any:
         with self._lock:
             if self._client is None:
