@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,9 +49,9 @@ from services.quality.domain.sentinel import Sentinel
 from services.quality.domain.warm_history import WarmHistory
 
 
-async def timed(run: object) -> float:
+async def timed(run: Awaitable[object]) -> float:
     started = time.perf_counter()
-    await run  # type: ignore[misc]
+    await run
     return time.perf_counter() - started
 
 
@@ -84,7 +85,7 @@ async def main(args: argparse.Namespace) -> None:
         f"in process: fitted {len(fitted.fitted)} symbols in {time.perf_counter() - started:.1f}s"
     )
 
-    def in_process(batch: pa.Table) -> object:
+    def in_process(batch: pa.Table) -> Awaitable[object]:
         return sentinel.inspect(
             batch,
             Frequency.DAILY,
@@ -95,10 +96,12 @@ async def main(args: argparse.Namespace) -> None:
 
     samples: dict[str, list[float]] = {k: [] for k in ("day_in", "day_grpc", "ten_in", "ten_grpc")}
 
-    async def rounds(check: object, day_key: str, ten_key: str) -> None:
+    async def rounds(
+        check: Callable[[pa.Table], Awaitable[object]], day_key: str, ten_key: str
+    ) -> None:
         for round_ in range(args.repeat + 1):
-            day_s = await timed(check(day))  # type: ignore[operator]
-            ten_s = await timed(check(decade))  # type: ignore[operator]
+            day_s = await timed(check(day))
+            ten_s = await timed(check(decade))
             if round_:
                 samples[day_key].append(day_s)
                 samples[ten_key].append(ten_s)
@@ -120,7 +123,7 @@ async def main(args: argparse.Namespace) -> None:
             f"gRPC: refitted {len(refit.symbols)} symbols in {time.perf_counter() - started:.1f}s"
         )
 
-        def over_grpc(batch: pa.Table) -> object:
+        def over_grpc(batch: pa.Table) -> Awaitable[object]:
             # Fenced on the history's ingestion time, as marketdata's gate fences on its latest:
             # the sentinel may answer from its warm history window once it has applied that
             # ingest (unfenced checks always read marketdata).

@@ -167,8 +167,7 @@ class BarStore:
         quality_gate: str,
     ) -> CommitResult:
         """Store a validated batch atomically; returns per-symbol change counts."""
-        naive_times = bars.column("time").cast(pa.timestamp("us"))
-        incoming = bars.set_column(bars.schema.get_field_index("time"), "time", naive_times)
+        incoming = _naive_times(bars)
         spans = incoming.group_by("symbol").aggregate(
             [("time", "min"), ("time", "max"), ("time", "count")]
         )
@@ -313,11 +312,9 @@ class BarStore:
         self, bars: pa.Table, frequency: Frequency, source: str, batch_id: str, quality_gate: str
     ) -> datetime:
         """Store a batch apart from the bars: kept for inspection, invisible to every read."""
-        naive_times = bars.column("time").cast(pa.timestamp("us"))
-        incoming = bars.set_column(bars.schema.get_field_index("time"), "time", naive_times)
         with self._write_lock:
             cursor = self._cursor()
-            cursor.register("incoming", incoming)
+            cursor.register("incoming", _naive_times(bars))
             try:
                 at = self._next_ingestion_time()
                 cursor.execute(
@@ -488,6 +485,12 @@ def _count_changes(classified: pa.Table) -> list[SymbolCounts]:
         )
         for symbol, t in sorted(tally.items())
     ]
+
+
+def _naive_times(bars: pa.Table) -> pa.Table:
+    """`bars` with naive UTC times, as the tables store them."""
+    naive = bars.column("time").cast(pa.timestamp("us"))
+    return bars.set_column(bars.schema.get_field_index("time"), "time", naive)
 
 
 def _naive(value: datetime) -> datetime:

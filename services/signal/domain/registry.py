@@ -11,11 +11,13 @@ Each registered version comes from one MLflow run of the experiment (default `si
 
 Locally the store is `sqlite:///<root>/mlflow.db` with artifacts in `<root>/mlartifacts`
 (`ModelRegistry.local`); in a cluster, any MLflow tracking server URI. Every method blocks on the
-store: call it from a worker thread in async code. MLflow is imported on first use.
+store: call it from a worker thread in async code. MLflow is imported on first use, or up front
+with `load_client_code` (the signal service does so at start-up).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import tempfile
 import threading
@@ -243,11 +245,12 @@ class ModelRegistry:
         """Import MLflow's client and SQL store code now rather than at the first training: a
         service calls this at start-up, so those long-lived module objects (about 230k) exist
         before the process freezes its start-up objects away from the garbage collector."""
-        import mlflow.store.model_registry.sqlalchemy_store
-        import mlflow.store.tracking.sqlalchemy_store
-        from mlflow import MlflowClient
-
-        del MlflowClient, mlflow
+        for module in (
+            "mlflow",
+            "mlflow.store.tracking.sqlalchemy_store",
+            "mlflow.store.model_registry.sqlalchemy_store",
+        ):
+            importlib.import_module(module)
 
     def _connect(self) -> Any:
         with self._lock:
