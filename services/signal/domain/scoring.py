@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import lightgbm as lgb
@@ -27,6 +28,7 @@ from services.signal.domain.frames import (
 )
 from services.signal.domain.refs import FeatureViewRef
 from services.signal.domain.results import TrainedModel
+from services.signal.domain.row_predictor import RowPredictor
 from services.signal.domain.train_config import ModelKind
 
 SCORE_SCHEMA = pa.schema(
@@ -150,6 +152,15 @@ class ScoringModel:
         threads: dict[str, Any] = {"num_threads": 1} if len(x) < 256 else {}
         scores: np.ndarray = np.asarray(self.booster.predict(x, **threads), dtype=np.float64)
         return scores
+
+    @cached_property
+    def _row_predictor(self) -> RowPredictor:
+        return RowPredictor(self.booster)
+
+    def predict_one(self, row: np.ndarray) -> float:
+        """The score of one row of features in the model's order (`predict` for one row,
+        without its per-call set-up)."""
+        return self._row_predictor.predict(row)
 
     def score(self, features: pa.Table) -> pa.Table:
         """SCORE_SCHEMA rows (symbol, time, score), one per input row, in input order."""

@@ -284,7 +284,7 @@ class Signals:
             vector = cache.vector(key, when, model.feature_names)
             if vector is not None:
                 # One cached row: predicting inline is cheaper than a hop to a worker thread.
-                score = float(model.predict(vector.reshape(1, -1))[0])
+                score = model.predict_one(vector)
                 return ScoreOutcome(key, when, score, model)
         row = await self._feature_row(model, symbol, time)
         scores = await asyncio.to_thread(model.score, row)
