@@ -180,6 +180,14 @@ class ModelRegistry:
         if ref.version is not None:
             return self.version(ref.name, ref.version)
         assert ref.alias is not None
+        check_model_name(ref.name)
+        # One registry query: this runs every alias TTL while the model is serving.
+        try:
+            with _mlflow_errors(f"model {ref.name} alias {ref.alias}"):
+                return _info(self._connect().get_model_version_by_alias(ref.name, ref.alias))
+        except (NotFound, InvalidArgument):  # MLflow calls a missing alias an invalid value
+            pass
+        # The model or the alias is missing: the longer way tells which.
         version = self.model(ref.name).aliases.get(ref.alias)
         if version is None:
             raise NotFound(
