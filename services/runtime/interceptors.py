@@ -1,7 +1,13 @@
-"""Server interceptors: error mapping, team authentication, access logging, stream draining.
+"""Server interceptors: tracing, error mapping, team authentication, access logging, deadlines,
+stream draining.
 
 Each interceptor wraps the method's behaviour through `BehaviourInterceptor`, which handles the
 four gRPC call shapes once; subclasses implement `around_unary` and `around_stream`.
+
+Tracing is a layer of our own over `telemetry.server_span` rather than OpenTelemetry's aio
+server interceptor: that one re-reads and re-filters the call's metadata through typing
+protocols and wraps the servicer context on every call, which made it a fifth of the server's
+CPU time per small unary call (docs/benchmarks.md, signal serving). The spans are the same.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from services.runtime.errors import (
     Unauthenticated,
     Unavailable,
 )
-from services.runtime.telemetry import current_trace_id
+from services.runtime.telemetry import current_trace_id, end_server_span, server_span
 
 log = logging.getLogger("quantmesh.rpc")
 
@@ -68,8 +74,11 @@ class BehaviourInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         if handler.response_streaming:
             inner = handler.unary_stream or handler.stream_stream
 
-            def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-                return self.around_stream(inner, request, context, method, metadata)
+            # An async generator function: grpc.aio runs any other streaming behaviour as a
+            # sync generator on its thread pool.
+            async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+                async for item in self.around_stream(inner, request, context, method, metadata):
+                    yield item
 
             factory = (
                 grpc.unary_stream_rpc_method_handler
@@ -112,6 +121,40 @@ class BehaviourInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
     ) -> AsyncIterator[Any]:
         async for item in behaviour(request, context):
             yield item
+
+
+class TracingInterceptor(BehaviourInterceptor):
+    """Runs each call (health checks aside) in a SERVER span continuing the caller's trace."""
+
+    def applies_to(self, method: str) -> bool:
+        return service_of(method) != "grpc.health.v1.Health"
+
+    async def around_unary(self, behaviour, request, context, method, metadata):  # type: ignore[no-untyped-def]
+        with server_span(method, metadata, context.peer()) as span:
+            try:
+                return await behaviour(request, context)
+            finally:
+                _end_span(span, context)
+
+    async def around_stream(self, behaviour, request, context, method, metadata):  # type: ignore[no-untyped-def]
+        with server_span(method, metadata, context.peer()) as span:
+            try:
+                async for item in behaviour(request, context):
+                    yield item
+            finally:
+                _end_span(span, context)
+
+
+def _end_span(span: Any, context: aio.ServicerContext) -> None:
+    code = context.code()
+    if code is None or code == grpc.StatusCode.OK:
+        return
+    if isinstance(code, int):  # the core hands back raw values in some paths
+        code = _CODES_BY_VALUE.get(code, grpc.StatusCode.UNKNOWN)
+    end_server_span(span, code.value[0], code.name, context.details() or "")
+
+
+_CODES_BY_VALUE = {c.value[0]: c for c in grpc.StatusCode}
 
 
 class ErrorMappingInterceptor(BehaviourInterceptor):

@@ -19,7 +19,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from quantmesh.operations.v1 import operations_pb2, operations_pb2_grpc
 
-from services.runtime import telemetry
 from services.runtime.hosting import HostedService
 from services.runtime.interceptors import (
     AccessLogInterceptor,
@@ -27,6 +26,7 @@ from services.runtime.interceptors import (
     DeadlineInterceptor,
     DrainInterceptor,
     ErrorMappingInterceptor,
+    TracingInterceptor,
 )
 from services.runtime.operations.servicer import OperationsServicer
 from services.runtime.peers import Peers
@@ -94,7 +94,7 @@ class MeshServer:
 
     def _interceptors(self) -> list[aio.ServerInterceptor]:
         chain: list[aio.ServerInterceptor] = [
-            telemetry.server_interceptor(),
+            TracingInterceptor(),
             ErrorMappingInterceptor(),
             AccessLogInterceptor(),
         ]

@@ -2,8 +2,10 @@
 
 Tracer provider with the service name, parent-based ratio sampling, W3C trace context (the
 OpenTelemetry default propagator), OTLP/gRPC export when an endpoint is configured, and gRPC aio
-instrumentation for servers and clients that leaves health checks untraced. `annotate` puts
-domain facts (the model and feature versions a call used) on the current span.
+instrumentation that leaves health checks untraced: OpenTelemetry's client interceptors, and
+`server_span`, the span a server call runs in (the server interceptor that opens it is one layer
+of the runtime's interceptor; see interceptors.py for why it is not OpenTelemetry's). `annotate`
+puts domain facts (the model and feature versions a call used) on the current span.
 """
 
 from __future__ import annotations
@@ -11,15 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import (
-    aio_client_interceptors,
-    aio_server_interceptor,
-    filters,
-)
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, filters
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -64,9 +63,51 @@ def _traced() -> Any:
     return filters.negate(filters.health_check())
 
 
-def server_interceptor() -> Any:
-    """The OpenTelemetry server interceptor (health checks not traced)."""
-    return aio_server_interceptor(filter_=_traced())
+#: Spans of the RPC semantic conventions; a server span's status is ERROR only for these codes
+#: (the others are the caller's fault, not the server's).
+_SERVER_ERROR_CODES = frozenset({"UNKNOWN", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "INTERNAL",
+                                 "UNAVAILABLE", "DATA_LOSS"})  # fmt: skip
+_tracer = trace.get_tracer("quantmesh.rpc")
+
+
+@contextmanager
+def server_span(full_method: str, metadata: Mapping[str, Any], peer: str) -> Iterator[trace.Span]:
+    """The SERVER span of one call to `full_method` ('/pkg.Service/Method'), current while the
+    call runs, child of the caller's span when `metadata` carries W3C trace context.
+
+    Attributes as OpenTelemetry's gRPC instrumentation sets them (rpc.system, rpc.service,
+    rpc.method, the peer); `end_server_span` adds the outcome.
+    """
+    service, _, method = full_method.lstrip("/").partition("/")
+    attributes: dict[str, str | int] = {
+        "rpc.system": "grpc",
+        "rpc.service": service,
+        "rpc.method": method,
+        "rpc.grpc.status_code": 0,
+    }
+    kind, _, address = peer.partition(":")
+    if kind in ("ipv4", "ipv6"):
+        ip, _, port = address.split(",", 1)[0].rpartition(":")
+        attributes["net.peer.ip"] = ip
+        attributes["net.peer.port"] = port
+    with _tracer.start_as_current_span(
+        full_method,
+        context=propagate.extract(metadata),
+        kind=trace.SpanKind.SERVER,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        yield span
+
+
+def end_server_span(span: trace.Span, code: int, code_name: str, details: str) -> None:
+    """Record a call's status code on its server span (ERROR status for server faults)."""
+    if not span.is_recording() or code == 0:
+        return
+    span.set_attribute("rpc.grpc.status_code", code)
+    if code_name in _SERVER_ERROR_CODES:
+        span.set_status(trace.StatusCode.ERROR, f"{code_name}: {details}")
 
 
 def client_interceptors() -> list[Any]:
