@@ -13,6 +13,7 @@ CPU time per small unary call (docs/benchmarks.md, signal serving). The spans ar
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -74,12 +75,12 @@ class BehaviourInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         if handler.response_streaming:
             inner = handler.unary_stream or handler.stream_stream
 
-            # An async generator function: grpc.aio runs any other streaming behaviour as a
-            # sync generator on its thread pool.
-            async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-                async for item in self.around_stream(inner, request, context, method, metadata):
-                    yield item
-
+            # grpc.aio serves a streaming behaviour as async only when it is an async
+            # generator function (a partial of one counts); anything else goes to its thread
+            # pool as a sync generator. The partial adds no layer to each streamed item.
+            stream = functools.partial(
+                type(self).around_stream, self, inner, method=method, metadata=metadata
+            )
             factory = (
                 grpc.unary_stream_rpc_method_handler
                 if handler.unary_stream
