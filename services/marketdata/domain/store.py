@@ -412,8 +412,10 @@ class BarStore:
             "SELECT symbol, time, open, high, low, close, volume, adj_close, ingested_at "
             f"FROM bars WHERE {' AND '.join(where)} ORDER BY symbol, time"
         )
-        table = self._cursor().sql(sql, params=params).to_arrow_table()
-        return _to_stored_schema(table)
+        # Through a reader of ~1 MB batches: DuckDB converts those faster than one big batch
+        # (11 against 13 ms for the 73k dow30 bars).
+        reader = self._cursor().sql(sql, params=params).to_arrow_reader(12_288)
+        return _to_stored_schema(reader.read_all())
 
     def coverage(
         self,
