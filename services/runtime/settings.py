@@ -160,6 +160,17 @@ class RuntimeSettings:
     default_timeout_s: float = env(
         "QUANTMESH_DEFAULT_TIMEOUT_S", 30.0, "Client: deadline of a call that sets none."
     )
+    malloc_mmap_threshold_mb: int = env(
+        "QUANTMESH_MALLOC_MMAP_THRESHOLD_MB",
+        32,
+        "Server: blocks up to this size come from glibc's heap, not fresh mappings (at most 32; "
+        "0 with the next leaves glibc's defaults). See services/runtime/memory.py.",
+    )
+    malloc_trim_threshold_mb: int = env(
+        "QUANTMESH_MALLOC_TRIM_THRESHOLD_MB",
+        128,
+        "Server: freed heap kept for reuse before glibc returns it to the kernel.",
+    )
     log_level: str = env("QUANTMESH_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.")
     log_format: str = env("QUANTMESH_LOG_FORMAT", "text", "`text` or `json` (one object a line).")
     otlp_endpoint: str = env(
