@@ -16,9 +16,11 @@ from rich.table import Table
 from services import registry
 from services.clients.mesh import MeshClient
 from services.marketdata.domain.bar_table import Frequency
-from services.marketdata.domain.csv_formats import find_csv_files, parse_csv
+from services.marketdata.domain.csv_formats import find_csv_files
 from services.marketdata.domain.gate import IngestOutcome
+from services.marketdata.domain.parse_ahead import parse_ahead
 from services.runtime import telemetry
+from services.runtime.memory import tune_malloc
 from services.runtime.settings import RuntimeSettings
 
 out = Console(highlight=False)
@@ -42,6 +44,7 @@ async def up(args: argparse.Namespace, settings: RuntimeSettings) -> int:
     if args.host is not None:
         settings = replace(settings, host=args.host)
     telemetry.setup_logging(settings.log_level, settings.log_format)
+    tune_malloc(settings.malloc_mmap_threshold_mb, settings.malloc_trim_threshold_mb)
     names = args.service or registry.service_names()
     telemetry.setup_tracing(
         "quantmesh-" + "-".join(names) if len(names) == 1 else "quantmesh",
@@ -88,8 +91,7 @@ async def ingest(args: argparse.Namespace, settings: RuntimeSettings) -> int:
     async with MeshClient(settings) as mesh:
         with Progress(console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task("ingesting", total=len(files))
-            for path in files:
-                parsed = parse_csv(path, symbol=args.symbol)
+            async for path, parsed in parse_ahead(files, args.symbol):
                 report = await mesh.marketdata.ingest(
                     parsed.table,
                     parsed.frequency,
