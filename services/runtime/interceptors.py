@@ -4,7 +4,7 @@ stream draining.
 Each interceptor wraps the method's behaviour through `BehaviourInterceptor`, which handles the
 four gRPC call shapes once; subclasses implement `around_unary` and `around_stream`.
 
-Tracing is a layer of our own over `telemetry.server_span` rather than OpenTelemetry's aio
+Tracing is a layer of our own over `telemetry.start_server_span` rather than OpenTelemetry's aio
 server interceptor: that one re-reads and re-filters the call's metadata through typing
 protocols and wraps the servicer context on every call, which made it a fifth of the server's
 CPU time per small unary call (docs/benchmarks.md, signal serving). The spans are the same.
@@ -32,7 +32,12 @@ from services.runtime.errors import (
     Unauthenticated,
     Unavailable,
 )
-from services.runtime.telemetry import current_trace_id, end_server_span, server_span
+from services.runtime.telemetry import (
+    ServerSpan,
+    current_trace_id,
+    end_server_span,
+    start_server_span,
+)
 
 log = logging.getLogger("quantmesh.rpc")
 
@@ -131,28 +136,29 @@ class TracingInterceptor(BehaviourInterceptor):
         return service_of(method) != "grpc.health.v1.Health"
 
     async def around_unary(self, behaviour, request, context, method, metadata):  # type: ignore[no-untyped-def]
-        with server_span(method, metadata, context.peer()) as span:
-            try:
-                return await behaviour(request, context)
-            finally:
-                _end_span(span, context)
+        opened = start_server_span(method, metadata, context.peer())
+        try:
+            return await behaviour(request, context)
+        finally:
+            _end_span(opened, context)
 
     async def around_stream(self, behaviour, request, context, method, metadata):  # type: ignore[no-untyped-def]
-        with server_span(method, metadata, context.peer()) as span:
-            try:
-                async for item in behaviour(request, context):
-                    yield item
-            finally:
-                _end_span(span, context)
+        opened = start_server_span(method, metadata, context.peer())
+        try:
+            async for item in behaviour(request, context):
+                yield item
+        finally:
+            _end_span(opened, context)
 
 
-def _end_span(span: Any, context: aio.ServicerContext) -> None:
+def _end_span(opened: ServerSpan, context: aio.ServicerContext) -> None:
     code = context.code()
     if code is None or code == grpc.StatusCode.OK:
+        end_server_span(opened, 0, "OK", "")
         return
     if isinstance(code, int):  # the core hands back raw values in some paths
         code = _CODES_BY_VALUE.get(code, grpc.StatusCode.UNKNOWN)
-    end_server_span(span, code.value[0], code.name, context.details() or "")
+    end_server_span(opened, code.value[0], code.name, context.details() or "")
 
 
 _CODES_BY_VALUE = {c.value[0]: c for c in grpc.StatusCode}

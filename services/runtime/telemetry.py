@@ -3,9 +3,9 @@
 Tracer provider with the service name, parent-based ratio sampling, W3C trace context (the
 OpenTelemetry default propagator), OTLP/gRPC export when an endpoint is configured, and gRPC aio
 instrumentation that leaves health checks untraced: OpenTelemetry's client interceptors, and
-`server_span`, the span a server call runs in (the server interceptor that opens it is one layer
-of the runtime's interceptor; see interceptors.py for why it is not OpenTelemetry's). `annotate`
-puts domain facts (the model and feature versions a call used) on the current span.
+`start_server_span`/`end_server_span`, the span a server call runs in (opened by a layer of the
+runtime's interceptors; interceptors.py says why it is not OpenTelemetry's). `annotate` puts
+domain facts (the model and feature versions a call used) on the current span.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, filters
 from opentelemetry.sdk.resources import Resource
@@ -67,16 +68,33 @@ def _traced() -> Any:
 #: (the others are the caller's fault, not the server's).
 _SERVER_ERROR_CODES = frozenset({"UNKNOWN", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "INTERNAL",
                                  "UNAVAILABLE", "DATA_LOSS"})  # fmt: skip
-_tracer = trace.get_tracer("quantmesh.rpc")
+_server_tracer: tuple[trace.TracerProvider, trace.Tracer] | None = None
 
 
-@contextmanager
-def server_span(full_method: str, metadata: Mapping[str, Any], peer: str) -> Iterator[trace.Span]:
-    """The SERVER span of one call to `full_method` ('/pkg.Service/Method'), current while the
-    call runs, child of the caller's span when `metadata` carries W3C trace context.
+def _tracer_for_servers() -> trace.Tracer:
+    """The current provider's tracer, looked up again only when the provider changes."""
+    global _server_tracer
+    provider = trace.get_tracer_provider()
+    if _server_tracer is None or _server_tracer[0] is not provider:
+        _server_tracer = (provider, provider.get_tracer("quantmesh.rpc"))
+    return _server_tracer[1]
+
+
+@dataclass
+class ServerSpan:
+    """A server call's span while it is the current one (see `start_server_span`)."""
+
+    span: trace.Span
+    token: object
+
+
+def start_server_span(full_method: str, metadata: Mapping[str, Any], peer: str) -> ServerSpan:
+    """Open the SERVER span of one call to `full_method` ('/pkg.Service/Method') and make it
+    current, as a child of the caller's span when `metadata` carries W3C trace context.
 
     Attributes as OpenTelemetry's gRPC instrumentation sets them (rpc.system, rpc.service,
-    rpc.method, the peer); `end_server_span` adds the outcome.
+    rpc.method, the peer); `end_server_span` adds the outcome and closes it. (Not a context
+    manager: per call, that machinery cost as much as the span itself.)
     """
     service, _, method = full_method.lstrip("/").partition("/")
     attributes: dict[str, str | int] = {
@@ -90,24 +108,28 @@ def server_span(full_method: str, metadata: Mapping[str, Any], peer: str) -> Ite
         ip, _, port = address.split(",", 1)[0].rpartition(":")
         attributes["net.peer.ip"] = ip
         attributes["net.peer.port"] = port
-    with _tracer.start_as_current_span(
+    parent = propagate.extract(metadata)
+    span = _tracer_for_servers().start_span(
         full_method,
-        context=propagate.extract(metadata),
+        context=parent,
         kind=trace.SpanKind.SERVER,
         attributes=attributes,
         record_exception=False,
         set_status_on_exception=False,
-    ) as span:
-        yield span
+    )
+    return ServerSpan(span, otel_context.attach(trace.set_span_in_context(span, parent)))
 
 
-def end_server_span(span: trace.Span, code: int, code_name: str, details: str) -> None:
-    """Record a call's status code on its server span (ERROR status for server faults)."""
-    if not span.is_recording() or code == 0:
-        return
-    span.set_attribute("rpc.grpc.status_code", code)
-    if code_name in _SERVER_ERROR_CODES:
-        span.set_status(trace.StatusCode.ERROR, f"{code_name}: {details}")
+def end_server_span(opened: ServerSpan, code: int, code_name: str, details: str) -> None:
+    """Record a call's status code on its server span (ERROR status for server faults), make
+    the caller's context current again, and end the span."""
+    span = opened.span
+    if code != 0 and span.is_recording():
+        span.set_attribute("rpc.grpc.status_code", code)
+        if code_name in _SERVER_ERROR_CODES:
+            span.set_status(trace.StatusCode.ERROR, f"{code_name}: {details}")
+    otel_context.detach(opened.token)  # type: ignore[arg-type]
+    span.end()
 
 
 def client_interceptors() -> list[Any]:
