@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Mapping
+from contextvars import Token
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +86,7 @@ class ServerSpan:
     """A server call's span while it is the current one (see `start_server_span`)."""
 
     span: trace.Span
-    token: object
+    token: Token[otel_context.Context]
 
 
 def start_server_span(full_method: str, metadata: Mapping[str, Any], peer: str) -> ServerSpan:
@@ -128,7 +129,7 @@ def end_server_span(opened: ServerSpan, code: int, code_name: str, details: str)
         span.set_attribute("rpc.grpc.status_code", code)
         if code_name in _SERVER_ERROR_CODES:
             span.set_status(trace.StatusCode.ERROR, f"{code_name}: {details}")
-    otel_context.detach(opened.token)  # type: ignore[arg-type]
+    otel_context.detach(opened.token)
     span.end()
 
 
