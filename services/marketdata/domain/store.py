@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from services.marketdata.domain.bar_order import order_by_symbol_time
 from services.marketdata.domain.bar_table import (
     STORED_BAR_SCHEMA,
     TIME_TYPE,
@@ -410,12 +411,14 @@ class BarStore:
             params["end"] = _naive(end)
         sql = (
             "SELECT symbol, time, open, high, low, close, volume, adj_close, ingested_at "
-            f"FROM bars WHERE {' AND '.join(where)} ORDER BY symbol, time"
+            f"FROM bars WHERE {' AND '.join(where)}"
         )
         # Through a reader of ~1 MB batches: DuckDB converts those faster than one big batch
-        # (11 against 13 ms for the 73k dow30 bars).
+        # (11 against 13 ms for the 73k dow30 bars). Ordered here rather than by ORDER BY,
+        # which sorts rows that are mostly stored in order already (bar_order: 4.8 against
+        # 8.2 ms for the same read).
         reader = self._cursor().sql(sql, params=params).to_arrow_reader(12_288)
-        return _to_stored_schema(reader.read_all())
+        return order_by_symbol_time(_to_stored_schema(reader.read_all()))
 
     def coverage(
         self,
