@@ -6,6 +6,7 @@ methods of every outcome.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -79,8 +80,16 @@ async def channel(exporter: InMemorySpanExporter) -> AsyncIterator[aio.Channel]:
     await server.stop(None)
 
 
-def server_span(exporter: InMemorySpanExporter, method: str) -> ReadableSpan:
-    [span] = [s for s in exporter.get_finished_spans() if s.name == f"/{SERVICE}/{method}"]
+async def server_span(exporter: InMemorySpanExporter, method: str) -> ReadableSpan:
+    """The call's one server span, once ended: an aborted call's status reaches the caller
+    before the server's layers unwind and end the span."""
+    name = f"/{SERVICE}/{method}"
+    for _ in range(200):
+        spans = [s for s in exporter.get_finished_spans() if s.name == name]
+        if spans:
+            break
+        await asyncio.sleep(0.01)
+    [span] = spans
     assert span.kind is trace.SpanKind.SERVER
     return span
 
@@ -98,7 +107,7 @@ async def test_a_call_continues_the_callers_trace(
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
         await call(channel, "Echo", tuple(carrier.items()))
-    span = server_span(exporter, "Echo")
+    span = await server_span(exporter, "Echo")
     assert span.context.trace_id == caller.get_span_context().trace_id
     assert span.parent is not None and span.parent.span_id == caller.get_span_context().span_id
     attributes = dict(span.attributes or {})
@@ -114,7 +123,7 @@ async def test_a_call_without_trace_context_starts_a_trace(
     channel: aio.Channel, exporter: InMemorySpanExporter
 ) -> None:
     await call(channel, "Echo")
-    assert server_span(exporter, "Echo").parent is None
+    assert (await server_span(exporter, "Echo")).parent is None
 
 
 async def test_a_callers_fault_is_recorded_without_an_error_status(
@@ -122,7 +131,7 @@ async def test_a_callers_fault_is_recorded_without_an_error_status(
 ) -> None:
     with pytest.raises(aio.AioRpcError):
         await call(channel, "Missing")
-    span = server_span(exporter, "Missing")
+    span = await server_span(exporter, "Missing")
     assert dict(span.attributes or {})["rpc.grpc.status_code"] == grpc.StatusCode.NOT_FOUND.value[0]
     assert span.status.status_code is trace.StatusCode.UNSET
 
@@ -136,7 +145,7 @@ async def test_a_server_fault_marks_the_span_as_an_error(
 ) -> None:
     with pytest.raises(aio.AioRpcError):
         await call(channel, method)
-    span = server_span(exporter, method)
+    span = await server_span(exporter, method)
     assert dict(span.attributes or {})["rpc.grpc.status_code"] == code.value[0]
     assert span.status.status_code is trace.StatusCode.ERROR
     assert (span.status.description or "").startswith(code.name)
@@ -147,10 +156,11 @@ async def test_a_stream_is_one_span_that_ends_with_the_stream(
 ) -> None:
     items = [m async for m in channel.unary_stream(f"/{SERVICE}/Count")(b"x")]
     assert items == [b"\x00", b"\x01", b"\x02"]
-    assert dict(server_span(exporter, "Count").attributes or {})["rpc.grpc.status_code"] == 0
+    done = await server_span(exporter, "Count")
+    assert dict(done.attributes or {})["rpc.grpc.status_code"] == 0
     with pytest.raises(aio.AioRpcError):
         async for _ in channel.unary_stream(f"/{SERVICE}/CountThenFail")(b"x"):
             pass
-    failed = server_span(exporter, "CountThenFail")
+    failed = await server_span(exporter, "CountThenFail")
     assert dict(failed.attributes or {})["rpc.grpc.status_code"] == 14
     assert failed.status.status_code is trace.StatusCode.ERROR
