@@ -156,12 +156,7 @@ def _end_span(opened: ServerSpan, context: aio.ServicerContext) -> None:
     if code is None or code == grpc.StatusCode.OK:
         end_server_span(opened, 0, "OK", "")
         return
-    if isinstance(code, int):  # the core hands back raw values in some paths
-        code = _CODES_BY_VALUE.get(code, grpc.StatusCode.UNKNOWN)
     end_server_span(opened, code.value[0], code.name, context.details() or "")
-
-
-_CODES_BY_VALUE = {c.value[0]: c for c in grpc.StatusCode}
 
 
 class ErrorMappingInterceptor(BehaviourInterceptor):

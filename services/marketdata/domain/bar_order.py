@@ -32,11 +32,11 @@ def order_by_symbol_time(table: pa.Table) -> pa.Table:
 
     order = np.argsort(row_rank, kind="stable")
     ranks, stamps = row_rank[order], times[order]
-    starts = np.flatnonzero(np.diff(ranks)) + 1
+    rank_steps = np.diff(ranks)
     # Positions where time goes backwards inside one symbol's rows.
-    backwards = np.flatnonzero((np.diff(stamps) < 0) & (np.diff(ranks) == 0))
+    backwards = np.flatnonzero((np.diff(stamps) < 0) & (rank_steps == 0))
     if len(backwards):
-        bounds = np.concatenate(([0], starts, [len(order)]))
+        bounds = np.concatenate(([0], np.flatnonzero(rank_steps) + 1, [len(order)]))
         for segment in np.unique(np.searchsorted(bounds, backwards, side="right") - 1):
             lo, hi = bounds[segment], bounds[segment + 1]
             order[lo:hi] = order[lo:hi][np.argsort(stamps[lo:hi], kind="stable")]
